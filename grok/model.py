@@ -1,0 +1,232 @@
+"""The one-layer, no-LayerNorm transformer of Nanda et al., with TransformerLens names.
+
+Parameter names and shapes equal HookedTransformer's (`embed.W_E`, `blocks.0.attn.W_Q`, ...,
+plus its `mask` / `IGNORE` buffers), so `HookedTransformer.load_state_dict(sd, strict=True)`
+takes our weights as they are.
+
+Two forward paths compute the same logits:
+- `run_with_cache(tokens)`: every position through attention, MLP and unembedding, the way
+  TransformerLens does it, returning the activations interpretability needs under
+  TransformerLens' hook names. Used for analysis and as the benchmark's plain reference.
+- `fast_logits(x, y)`: the training path. In a one-layer model only the last position reaches
+  the logits, and the last token is always "=", so its residual is a constant vector c.
+  Keys, values and scores of positions 0 and 1 depend only on x (resp. y), so they are
+  tables of p rows. The MLP input at the last position is then
+      c @ W_in + b_in + b_O @ W_in + sum_h sum_j a_hj * (OV_j[tok_j, h] @ W_in)
+  a weighted sum of rows of a [(2p+1) * H, d_mlp] table, one `embedding_bag` with
+  per-sample weights (the attention pattern). The direct path resid_mid @ W_U is folded
+  into the same table, and the MLP output goes straight to logits through W_L = W_out @ W_U.
+  Only relu(pre) @ W_L costs O(batch * d_mlp * p).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+class Embed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))  # [p+1, d]
+
+
+class PosEmbed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))  # [3, d]
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        H, d, dh = cfg.n_heads, cfg.d_model, cfg.d_head
+        self.W_Q = nn.Parameter(torch.empty(H, d, dh))
+        self.W_K = nn.Parameter(torch.empty(H, d, dh))
+        self.W_V = nn.Parameter(torch.empty(H, d, dh))
+        self.W_O = nn.Parameter(torch.empty(H, dh, d))
+        self.b_Q = nn.Parameter(torch.zeros(H, dh))
+        self.b_K = nn.Parameter(torch.zeros(H, dh))
+        self.b_V = nn.Parameter(torch.zeros(H, dh))
+        self.b_O = nn.Parameter(torch.zeros(d))
+        # TransformerLens keeps these as (persistent) buffers; we do too so strict loading works.
+        self.register_buffer("mask", torch.tril(torch.ones(cfg.n_ctx, cfg.n_ctx)).bool())
+        self.register_buffer("IGNORE", torch.tensor(-torch.inf))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_in = nn.Parameter(torch.empty(cfg.d_model, cfg.d_mlp))
+        self.b_in = nn.Parameter(torch.zeros(cfg.d_mlp))
+        self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
+        self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attn = Attention(cfg)
+        self.mlp = MLP(cfg)
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.d_vocab_out))  # [d, p]
+        self.b_U = nn.Parameter(torch.zeros(cfg.d_vocab_out))
+
+
+BUFFER_SUFFIXES = (".mask", ".IGNORE")
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig, seed: int | None = 0):
+        super().__init__()
+        self.cfg = cfg.validate()
+        self.embed = Embed(cfg)
+        self.pos_embed = PosEmbed(cfg)
+        self.blocks = nn.ModuleList([Block(cfg)])
+        self.unembed = Unembed(cfg)
+        if seed is not None:
+            self.init_weights(seed)
+
+    @torch.no_grad()
+    def init_weights(self, seed: int) -> None:
+        """The paper's init: every matrix randn / sqrt(d_model), W_U randn / sqrt(p + 1); biases 0."""
+        g = torch.Generator().manual_seed(seed)
+        d = self.cfg.d_model
+        for name, prm in self.named_parameters():
+            if ".b_" in name or name.startswith("unembed.b_"):
+                prm.zero_()
+            else:
+                scale = math.sqrt(self.cfg.d_vocab) if name == "unembed.W_U" else math.sqrt(d)
+                prm.copy_(torch.randn(prm.shape, generator=g) / scale)
+
+    @property
+    def attn(self) -> Attention:
+        return self.blocks[0].attn
+
+    @property
+    def mlp(self) -> MLP:
+        return self.blocks[0].mlp
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The learned parameters only (no buffers), by TransformerLens name."""
+        return dict(self.named_parameters())
+
+    # ------------------------------------------------------------------ full forward
+    def run_with_cache(self, tokens: torch.Tensor, cache: bool = True):
+        """tokens [B, 3] -> (logits [B, 3, p], cache dict of activations by hook name).
+
+        Straightforward TransformerLens semantics: causal attention over all positions.
+        """
+        a, m = self.attn, self.mlp
+        c: dict[str, torch.Tensor] = {}
+        embed = self.embed.W_E[tokens]  # [B, 3, d]
+        pos = self.pos_embed.W_pos[None]  # [1, 3, d]
+        resid_pre = embed + pos
+        q = torch.einsum("bpd,hde->bphe", resid_pre, a.W_Q) + a.b_Q  # [B, 3, H, dh]
+        k = torch.einsum("bpd,hde->bphe", resid_pre, a.W_K) + a.b_K
+        v = torch.einsum("bpd,hde->bphe", resid_pre, a.W_V) + a.b_V
+        scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(self.cfg.d_head)  # [B, H, 3, 3]
+        scores = torch.where(a.mask, scores, a.IGNORE)
+        pattern = scores.softmax(dim=-1)
+        z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)  # [B, 3, H, dh]
+        attn_out = torch.einsum("bqhe,hed->bqd", z, a.W_O) + a.b_O  # [B, 3, d]
+        resid_mid = resid_pre + attn_out
+        pre = resid_mid @ m.W_in + m.b_in  # [B, 3, d_mlp]
+        post = F.relu(pre)
+        mlp_out = post @ m.W_out + m.b_out
+        resid_post = resid_mid + mlp_out
+        logits = resid_post @ self.unembed.W_U + self.unembed.b_U  # [B, 3, p]
+        if cache:
+            c = {
+                "hook_embed": embed,
+                "hook_pos_embed": pos.expand_as(embed),
+                "blocks.0.hook_resid_pre": resid_pre,
+                "blocks.0.attn.hook_q": q,
+                "blocks.0.attn.hook_k": k,
+                "blocks.0.attn.hook_v": v,
+                "blocks.0.attn.hook_attn_scores": scores,
+                "blocks.0.attn.hook_pattern": pattern,
+                "blocks.0.attn.hook_z": z,
+                "blocks.0.hook_attn_out": attn_out,
+                "blocks.0.hook_resid_mid": resid_mid,
+                "blocks.0.mlp.hook_pre": pre,
+                "blocks.0.mlp.hook_post": post,
+                "blocks.0.hook_mlp_out": mlp_out,
+                "blocks.0.hook_resid_post": resid_post,
+            }
+        return logits, c
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, 3] -> logits [B, 3, p] (full path)."""
+        return self.run_with_cache(tokens, cache=False)[0]
+
+    # ------------------------------------------------------------------ fast forward
+    def fast_tables(self):
+        """Per-token tables for the fast path (differentiable; rebuilt every step).
+
+        Returns (table [(2p+1)*H, d_mlp + p], pre_const [d_mlp], logit_const [p],
+        scores0 [p, H], scores1 [p, H], score2 [H], W_L [d_mlp, p]).
+        """
+        cfg, a, m, u = self.cfg, self.attn, self.mlp, self.unembed
+        p, H = cfg.p, cfg.n_heads
+        W_E, W_pos = self.embed.W_E, self.pos_embed.W_pos
+        r0 = W_E[:p] + W_pos[0]  # [p, d] residual of a number at position 0
+        r1 = W_E[:p] + W_pos[1]  # [p, d] ... at position 1
+        r2 = W_E[p] + W_pos[2]  # [d] the "=" at position 2
+        q2 = torch.einsum("d,hde->he", r2, a.W_Q) + a.b_Q  # [H, dh]
+        scale = 1.0 / math.sqrt(cfg.d_head)
+        # score of position j for head h: q2[h] . (r_j @ W_K[h] + b_K[h]); fold q2 into W_K first
+        qk = torch.einsum("he,hde->hd", q2, a.W_K) * scale  # [H, d]
+        qb = (q2 * a.b_K).sum(-1) * scale  # [H]
+        s0 = r0 @ qk.T + qb  # [p, H]
+        s1 = r1 @ qk.T + qb  # [p, H]
+        s2 = r2 @ qk.T + qb  # [H]
+        # OV output (value then W_O) of each (token, head), written into the residual: [rows, H, d]
+        W_OV = torch.einsum("hde,hef->hdf", a.W_V, a.W_O)  # [H, d, d]
+        bOV = torch.einsum("he,hef->hf", a.b_V, a.W_O)  # [H, d]
+        ov0 = torch.einsum("pd,hdf->phf", r0, W_OV) + bOV  # [p, H, d]
+        ov1 = torch.einsum("pd,hdf->phf", r1, W_OV) + bOV
+        ov2 = torch.einsum("d,hdf->hf", r2, W_OV) + bOV  # [H, d]
+        ov = torch.cat([ov0.reshape(p * H, -1), ov1.reshape(p * H, -1), ov2], 0)  # [(2p+1)H, d]
+        W_inU = torch.cat([m.W_in, u.W_U], 1)  # [d, d_mlp + p]
+        table = ov @ W_inU  # [(2p+1)H, d_mlp + p]
+        const = (r2 + a.b_O) @ W_inU  # [d_mlp + p]
+        pre_const = const[: cfg.d_mlp] + m.b_in
+        W_L = m.W_out @ u.W_U  # [d_mlp, p]
+        logit_const = const[cfg.d_mlp:] + m.b_out @ u.W_U + u.b_U
+        return table, pre_const, logit_const, s0, s1, s2, W_L
+
+    def fast_forward(self, x: torch.Tensor, y: torch.Tensor):
+        """x, y [B] long -> (logits [B, p], mlp pre-activation [B, d_mlp], pattern [B, H, 3]),
+        all at the last position and exactly the full path's values."""
+        cfg = self.cfg
+        p, H = cfg.p, cfg.n_heads
+        table, pre_const, logit_const, s0, s1, s2, W_L = self.fast_tables()
+        scores = torch.stack([s0[x], s1[y], s2.expand(x.shape[0], H)], dim=2)  # [B, H, 3]
+        pattern = scores.softmax(-1)  # [B, H, 3]
+        h = torch.arange(H, device=x.device)
+        idx = torch.stack(
+            [x[:, None] * H + h, p * H + y[:, None] * H + h, (2 * p * H + h).expand(x.shape[0], H)], dim=2
+        )  # [B, H, 3] rows of the table
+        bag = F.embedding_bag(idx.reshape(x.shape[0], -1), table, per_sample_weights=pattern.reshape(x.shape[0], -1), mode="sum")
+        pre = bag[:, : cfg.d_mlp] + pre_const  # [B, d_mlp]
+        logits = bag[:, cfg.d_mlp:] + F.relu(pre) @ W_L + logit_const  # [B, p]
+        return logits, pre, pattern
+
+    def fast_logits(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x, y [B] long -> logits [B, p] at the last position (the training path)."""
+        return self.fast_forward(x, y)[0]
+
+
+def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy from a float64 log-softmax: float32 loses the loss below ~1e-7."""
+    logp = logits.double().log_softmax(-1)
+    return -logp.gather(-1, labels[:, None]).mean()
