@@ -27,8 +27,9 @@ def _basis(p: int) -> torch.Tensor:
 
 
 def basis(p: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """F [p, p]: rows are the basis vectors, F @ F.T = I."""
-    return _basis(p).to(dtype=dtype, device=device)
+    """F [p, p]: rows are the basis vectors, F @ F.T = I. Always a fresh copy: the cached
+    float64 tensor must not be shared with callers that might write into theirs."""
+    return _basis(p).to(dtype=dtype, device=device, copy=True)
 
 
 def basis_labels(p: int) -> list[str]:

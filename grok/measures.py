@@ -153,10 +153,26 @@ def excluded_loss_per_freq(logits: torch.Tensor, ds: Dataset, ks) -> dict[int, f
 
 
 def logit_var_explained(logits: torch.Tensor, ks) -> float:
-    """Fraction of the centred logits' variance along the key cos(w_k(x+y-c)) terms."""
+    """Fraction of the centred logits' variance along the key cos(w_k(x+y-c)) terms.
+
+    One direction per k in [p*p, p] logit space, the unit cube cos(w_k(x+y-c)) / sqrt(p^3/2)
+    = (d_cos (x) u_cos + d_sin (x) u_sin) / sqrt(2), with d the unit grid directions of
+    `sum_directions` and u the unit cos / sin rows of the basis over c; the K directions are
+    orthonormal, so the explained energy is the sum of the squared coefficients. (Projecting
+    each class's logits on cos / sin(w_k(x+y)) separately would span 2p directions per k and
+    also count terms like cos(w_k(x+y)) g(c) that are not the clock's.) Computed per
+    frequency from D^T L [2K, p], never as a p x p x p cube."""
+    p = logits.shape[1]
     Lc = logits.double() - logits.double().mean(0, keepdim=True)
     total = (Lc**2).sum()
-    return ((project_key(Lc, ks) ** 2).sum() / total).item() if total > 0 else 0.0
+    if total <= 0 or not len(ks):
+        return 0.0
+    ks = [int(k) for k in ks]
+    P = fourier.sum_directions(p, ks, torch.float64, logits.device).T @ Lc  # [2K, p]
+    F = fourier.basis(p, torch.float64, logits.device)
+    U = torch.stack([F[r] for k in ks for r in (2 * k - 1, 2 * k)])  # [2K, p] unit cos / sin over c
+    coef = (P * U).sum(-1).reshape(len(ks), 2).sum(-1) / 2**0.5  # [K]
+    return ((coef**2).sum() / total).item()
 
 
 # ---------------------------------------------------------------- neurons

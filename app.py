@@ -1,0 +1,18 @@
+"""grok-explorer: `streamlit run app.py`. Navigation, page config and the shared sidebar."""
+import streamlit as st
+
+import ui
+
+st.set_page_config(page_title="grok-explorer", page_icon=":material/schedule:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/query.py", title="Ask the model", icon=":material/calculate:", url_path="ask"),
+    st.Page("pages/neurons.py", title="Trigonometric neurons", icon=":material/waves:", url_path="neurons"),
+    st.Page("pages/ablations.py", title="Frequency ablations", icon=":material/content_cut:", url_path="ablations"),
+    st.Page("pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
+    st.Page("pages/train.py", title="Train your own", icon=":material/model_training:", url_path="train"),
+]
+page = st.navigation(PAGES)
+st.session_state["run"], st.session_state["step"] = ui.sidebar()
+page.run()

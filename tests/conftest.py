@@ -1,0 +1,80 @@
+"""Shared fixtures: one tiny trained run (p=23, 30 steps) reused by every test that only reads
+a run folder, plus small helpers to build models and call the CLIs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from grok.config import ModelConfig, TrainConfig
+from grok.model import Transformer
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_STEPS = 30
+
+
+def tiny_config(**kw) -> TrainConfig:
+    """p=23 with the canonical widths: trains in milliseconds per step on one core."""
+    model = ModelConfig(p=kw.pop("p", 23))
+    base = dict(model=model, steps=TINY_STEPS, eval_every=10)
+    base.update(kw)
+    return TrainConfig(**base).validate()
+
+
+def random_biases(model: Transformer, seed: int = 1, scale: float = 0.5) -> Transformer:
+    """Give every bias a random non-zero value: the reference init leaves them all zero, which
+    would hide any bias term a forward path forgets."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, prm in model.named_parameters():
+            if ".b_" in name:
+                prm.copy_(torch.randn(prm.shape, generator=g) * scale)
+    return model
+
+
+def cli_env() -> dict:
+    """Environment for CLI subprocesses: one thread (bit-identical runs, small CPU use),
+    the repo importable."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_module(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m module args...` from the repo root, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+# The helpers as fixtures, so test files never `import conftest` (ambiguous once sub-folders
+# such as tests/app grow their own conftest.py).
+@pytest.fixture(scope="session")
+def make_config():
+    return tiny_config
+
+
+@pytest.fixture(scope="session")
+def with_random_biases():
+    return random_biases
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    return run_module
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished run folder: p=23, 30 steps, evaluated every 10 (metrics rows 0, 10, 20, 30).
+    Read-only for the tests: copy it before changing anything."""
+    from grok.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(), out, progress=False)
+    return out

@@ -1,0 +1,200 @@
+"""Streamlit glue shared by the pages: cached loaders, the shared sidebar, URL state.
+
+Kept out of grok/ (which never imports streamlit). Caching follows DESIGN.md: runs and models
+with st.cache_resource (shared by all sessions, read-only), keyed by plain values (folder,
+file stamp, step), so ten visitors on the same run cost one copy.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from grok import checkpoint as ckpt
+from grok import phases as phases_mod
+from grok import runs as runs_mod
+from grok.data import make_dataset
+from grok.snapshot import SnapshotAnalysis, analyse
+
+DEFAULT_RUN = "mod113"
+CONTRAST_RUN = "mod113-no-wd"
+
+
+def user_runs_dir() -> Path:
+    """Where live training writes: runs/ locally, a pruned temp folder in demo mode."""
+    d = os.environ.get("GROK_RUNS_DIR")
+    return Path(d) if d else runs_mod.USER_RUNS
+
+
+def run_roots() -> tuple[Path, ...]:
+    return (runs_mod.PRETRAINED, user_runs_dir())
+
+
+def stamp(path: Path) -> float:
+    """Changes whenever the run folder's files change, so caches refresh for live runs."""
+    t = 0.0
+    for f in (ckpt.CONFIG_FILE, ckpt.METRICS_FILE, ckpt.MODEL_FILE, ckpt.REPLAY_FILE):
+        try:
+            t = max(t, (path / f).stat().st_mtime)
+        except OSError:
+            pass
+    return t
+
+
+# ---------------------------------------------------------------- cached loaders
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _open_run(path: str, _stamp: float) -> runs_mod.Run:
+    return runs_mod.open_run(path)
+
+
+def open_run(path: Path) -> runs_mod.Run:
+    return _open_run(str(path), stamp(path))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _model(path: str, _stamp: float, step: int | None):
+    return runs_mod.open_run(path).model_at(step)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Analysing the checkpoint on the whole grid...")
+def _analysis(path: str, _stamp: float, step: int | None) -> SnapshotAnalysis:
+    run = runs_mod.open_run(path)
+    cfg = run.config
+    model = _model(path, _stamp, step)
+    return analyse(model, make_dataset(cfg.model.p, cfg.frac_train, cfg.seed))
+
+
+def analysis(run: runs_mod.Run, step: int | None) -> SnapshotAnalysis:
+    return _analysis(str(run.path), stamp(run.path), step)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the replay...")
+def _replay(path: str, _stamp: float):
+    return runs_mod.open_run(path).replay()
+
+
+def replay(run: runs_mod.Run):
+    return _replay(str(run.path), stamp(run.path))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _phases(path: str, _stamp: float) -> list:
+    return phases_mod.detect(ckpt.read_metrics(path))
+
+
+def phases(run: runs_mod.Run) -> list:
+    return _phases(str(run.path), stamp(run.path))
+
+
+# ---------------------------------------------------------------- URL state
+def _store() -> dict:
+    return st.session_state.setdefault("_url_values", {})
+
+
+def _written() -> dict:
+    return st.session_state.setdefault("_url_written", {})
+
+
+def url_value(name: str, parse: Callable[[str], Any], default: Any) -> tuple[Any, bool]:
+    """(value, came_from_url) for a shareable setting. The URL wins when it holds something we
+    did not write ourselves (a pasted link, a first visit); a bad value warns and falls back."""
+    raw = st.query_params.get(name)
+    store = _store()
+    if raw is not None and raw != _written().get(name):
+        _written()[name] = raw
+        try:
+            v = parse(raw)
+        except (ValueError, TypeError) as e:
+            st.warning(f"Ignoring `?{name}={raw}` in the link: {e}. Showing {store.get(name, default)} instead.", icon="⚠️")
+            return store.get(name, default), False
+        store[name] = v
+        return v, True
+    return store.get(name, default), False
+
+
+def publish(name: str, value: Any, fmt: Callable[[Any], str] = str) -> None:
+    """Remember a setting and put it in the URL so a copied link reopens this view."""
+    _store()[name] = value
+    s = fmt(value)
+    _written()[name] = s
+    if st.query_params.get(name) != s:
+        st.query_params[name] = s
+
+
+def synced(name: str, widget: Callable, parse: Callable[[str], Any], default: Any, fmt: Callable[[Any], str] = str, **kwargs) -> Any:
+    """A widget whose value lives in the URL as ?name=...; kwargs go to the widget."""
+    v, from_url = url_value(name, parse, default)
+    key = f"w_{name}"
+    if from_url or key not in st.session_state:
+        st.session_state[key] = v
+    out = widget(key=key, **kwargs)
+    publish(name, out, fmt)
+    return out
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise ValueError("not an integer") from None
+        if not lo <= v <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return v
+    return parse
+
+
+# ---------------------------------------------------------------- the shared sidebar
+def sidebar() -> tuple[runs_mod.Run | None, int | None]:
+    """Run and step pickers shared by every page; (run, step) or (None, None) if no run loads."""
+    found = runs_mod.discover(run_roots())
+    names = list(found)
+    if not names:
+        st.sidebar.error("No runs found: pretrained/ is empty and runs/ has no run. Train one on the Train page.")
+        return None, None
+    default = DEFAULT_RUN if DEFAULT_RUN in found else names[0]
+
+    def parse_run(s: str) -> str:
+        if s not in found:
+            raise ValueError("no such run")
+        return s
+
+    name = synced("run", st.sidebar.selectbox, parse_run, default, label="Run", options=names,
+                  help="Shipped runs from pretrained/ and your own from runs/.")
+    try:
+        run = open_run(found[name])
+    except ckpt.CheckpointError as e:
+        st.sidebar.error(f"This run cannot be opened: {e}")
+        st.error(f"Run **{name}** cannot be opened: {e}. Pick another run in the sidebar.")
+        return None, None
+    steps = run.weight_steps()
+    final = steps[-1]
+
+    def parse_step(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise ValueError("not an integer step") from None
+        if v in steps:
+            return v
+        nearest = min(steps, key=lambda t: abs(t - v))
+        raise ValueError(f"run {name} has no weights at step {v} (nearest: {nearest})")
+
+    if st.session_state.get("_step_run") != name:  # a new run starts at its final step
+        st.session_state["_step_run"] = name
+        _store()["step"] = final
+        st.session_state.pop("w_step", None)
+    if st.session_state.get("w_step") not in steps:
+        st.session_state.pop("w_step", None)
+    if _store().get("step") not in steps:
+        _store()["step"] = final
+    step = synced("step", st.sidebar.select_slider, parse_step, final, label="Training step", options=steps,
+                  help="Steps with saved weights; the final one by default. The Replay page has many more frames.")
+    last = run.metrics[-1] if run.metrics else {}
+    st.sidebar.caption(
+        f"p = {run.config.model.p}, weight decay {run.config.wd:g}, {len(steps)} checkpoints"
+        + (f", final test accuracy {last.get('test_acc', float('nan')):.1%}" if last else "")
+    )
+    return run, step
