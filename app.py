@@ -15,4 +15,6 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 st.session_state["run"], st.session_state["step"] = ui.sidebar()
+if page.url_path != "train":  # the Train page shows (and heartbeats) its own live view
+    ui.training_status()
 page.run()

@@ -6,13 +6,16 @@ file stamp, step), so ten visitors on the same run cost one copy.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
 
+from grok import ablate as ablate_mod
 from grok import checkpoint as ckpt
+from grok import fourier, measures
 from grok import phases as phases_mod
 from grok import runs as runs_mod
 from grok.data import make_dataset
@@ -44,8 +47,10 @@ def stamp(path: Path) -> float:
 
 
 # ---------------------------------------------------------------- cached loaders
+# The file stamp is a hashed argument (named `mtime`, not `_stamp`: Streamlit skips arguments
+# whose name starts with an underscore), so a live run's caches refresh when its files change.
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _open_run(path: str, _stamp: float) -> runs_mod.Run:
+def _open_run(path: str, mtime: float) -> runs_mod.Run:
     return runs_mod.open_run(path)
 
 
@@ -54,15 +59,15 @@ def open_run(path: Path) -> runs_mod.Run:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _model(path: str, _stamp: float, step: int | None):
+def _model(path: str, mtime: float, step: int | None):
     return runs_mod.open_run(path).model_at(step)
 
 
 @st.cache_resource(max_entries=6, show_spinner="Analysing the checkpoint on the whole grid...")
-def _analysis(path: str, _stamp: float, step: int | None) -> SnapshotAnalysis:
+def _analysis(path: str, mtime: float, step: int | None) -> SnapshotAnalysis:
     run = runs_mod.open_run(path)
     cfg = run.config
-    model = _model(path, _stamp, step)
+    model = _model(path, mtime, step)
     return analyse(model, make_dataset(cfg.model.p, cfg.frac_train, cfg.seed))
 
 
@@ -71,7 +76,7 @@ def analysis(run: runs_mod.Run, step: int | None) -> SnapshotAnalysis:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the replay...")
-def _replay(path: str, _stamp: float):
+def _replay(path: str, mtime: float):
     return runs_mod.open_run(path).replay()
 
 
@@ -80,12 +85,40 @@ def replay(run: runs_mod.Run):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _phases(path: str, _stamp: float) -> list:
+def _phases(path: str, mtime: float) -> list:
     return phases_mod.detect(ckpt.read_metrics(path))
 
 
 def phases(run: runs_mod.Run) -> list:
     return _phases(str(run.path), stamp(run.path))
+
+
+@st.cache_resource(max_entries=32, show_spinner="Ablating...")
+def _ablation(path: str, mtime: float, step: int | None, site: str, mode: str, freqs: tuple[int, ...]) -> ablate_mod.Ablation:
+    a = _analysis(path, mtime, step)
+    res = ablate_mod.ablate(a.model, a.ds, site, list(freqs), mode, acts=a.acts)
+    # The pages read correctness and losses only: dropping the [p*p, p] logits keeps an entry
+    # at ~30 kB instead of 5.8 MB at p = 113, so many toggles stay cached in 1 GB.
+    return dataclasses.replace(res, logits=res.logits[:0])
+
+
+def ablation(run: runs_mod.Run, step: int | None, site: str, mode: str, freqs) -> ablate_mod.Ablation:
+    """The frequency ablation of this checkpoint, cached per (run, stamp, step, site, mode,
+    sorted frequencies) and computed from the cached grid activations (no forward pass except
+    at the embedding). Its `logits` are empty (see _ablation)."""
+    return _ablation(str(run.path), stamp(run.path), step, site, mode, tuple(sorted(int(k) for k in freqs)))
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring the excluded loss of every frequency...")
+def _excluded_per_freq(path: str, mtime: float, step: int | None) -> list[float]:
+    a = _analysis(path, mtime, step)
+    d = measures.excluded_loss_per_freq(a.acts.logits, a.ds, range(1, fourier.n_freqs(a.p) + 1))
+    return [d[k] for k in sorted(d)]
+
+
+def excluded_per_freq(run: runs_mod.Run, step: int | None) -> list[float]:
+    """[(p-1)/2] training loss once frequency k alone is removed from the logits, k = 1.."""
+    return _excluded_per_freq(str(run.path), stamp(run.path), step)
 
 
 # ---------------------------------------------------------------- URL state
@@ -123,12 +156,29 @@ def publish(name: str, value: Any, fmt: Callable[[Any], str] = str) -> None:
         st.query_params[name] = s
 
 
+def _fits(v: Any, kwargs: dict) -> bool:
+    """Whether a remembered value is still valid for this widget: switching to a run with a
+    smaller p must not hand a widget a value outside its options or range (an exception)."""
+    if "options" in kwargs:
+        opts = list(kwargs["options"])
+        return all(o in opts for o in v) if isinstance(v, (list, tuple)) else v in opts
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    try:
+        return (lo is None or v >= lo) and (hi is None or v <= hi)
+    except TypeError:
+        return False
+
+
 def synced(name: str, widget: Callable, parse: Callable[[str], Any], default: Any, fmt: Callable[[Any], str] = str, **kwargs) -> Any:
     """A widget whose value lives in the URL as ?name=...; kwargs go to the widget."""
     v, from_url = url_value(name, parse, default)
+    if not _fits(v, kwargs):
+        v = default
     key = f"w_{name}"
-    if from_url or key not in st.session_state:
+    if from_url or key not in st.session_state or not _fits(st.session_state[key], kwargs):
         st.session_state[key] = v
+    else:  # re-assert: widget ids differ per page, so the same key on another page's widget would
+        st.session_state[key] = st.session_state[key]  # otherwise start from its default, not this value
     out = widget(key=key, **kwargs)
     publish(name, out, fmt)
     return out
@@ -198,3 +248,25 @@ def sidebar() -> tuple[runs_mod.Run | None, int | None]:
         + (f", final test accuracy {last.get('test_acc', float('nan')):.1%}" if last else "")
     )
     return run, step
+
+
+# ---------------------------------------------------------------- this session's live training
+def training_status() -> None:
+    """A sidebar line for this session's live training (pages/train.py), on the other pages.
+    Its refresh every 2 s is also the job's heartbeat (grok/jobs.py): without it, reading
+    another page for a while would look like a closed tab and stop the training."""
+    job = st.session_state.get("train_job")
+    if job is None or not job.is_alive():
+        return
+
+    @st.fragment(run_every=2.0)
+    def _status() -> None:
+        job.beat()
+        step, total = job.progress
+        if job.is_alive():
+            st.progress(min(step / max(total, 1), 1.0), text=f"Training {job.out.name}: step {step:,} of {total:,}")
+        else:
+            st.caption(f"Training {job.out.name} has ended ({job.status}); see the Train your own page.")
+
+    with st.sidebar:
+        _status()

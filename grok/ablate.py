@@ -16,7 +16,8 @@ projector of R^p onto the cos / sin rows of S (P_S+ adds the constant row):
   (direct path resid_mid @ W_U, b_out @ W_U, b_U, from the model's fast-path tables and the
   cached attention pattern) plus A' @ W_L. Because W_L = W_out @ W_U acts on the neuron
   axis and Q on the grid axes, A' @ W_L = Q (A @ W_L) Q^T: the projection is applied to the
-  MLP's [p, p, p] logit contribution, which is cheaper than to [p, p, d_mlp] and identical.
+  neurons' [p, p, p] logit contribution A @ W_L = logits - direct, which is cheaper than
+  projecting [p, p, d_mlp] and identical (no forward pass, no [p*p, d_mlp] matmul).
 - "logits": the grid logits themselves, along the directions cos / sin(w_k (x + y)):
   "remove" = measures.excluded_logits, "keep" = measures.restricted_logits (with the
   per-class mean added back), the two progress measures of Nanda et al.
@@ -73,14 +74,30 @@ def check_freqs(p: int, freqs) -> list[int]:
     return sorted(out)
 
 
-def projector(p: int, freqs, keep: bool, dtype=torch.float32, device=None) -> torch.Tensor:
-    """[p, p] Q acting on functions of one number: I - P_S (remove) or P_S+ (keep, with the constant)."""
-    Fb = fourier.basis(p, torch.float64, device)
+def freq_basis(p: int, freqs, keep: bool, dtype=torch.float32, device=None) -> torch.Tensor:
+    """U [p, r]: orthonormal columns spanning cos / sin of each frequency, plus the constant
+    when keep: what "remove" projects out, or what "keep" keeps."""
     rows = ([0] if keep else []) + [r for k in freqs for r in (2 * k - 1, 2 * k)]
-    Fs = Fb[rows]  # [r, p]
-    P = Fs.T @ Fs
+    return fourier.basis(p, dtype, device)[rows].T
+
+
+def projector(p: int, freqs, keep: bool, dtype=torch.float32, device=None) -> torch.Tensor:
+    """[p, p] Q acting on functions of one number: I - P_S (remove) or P_S+ (keep)."""
+    U = freq_basis(p, freqs, keep, torch.float64, device)
+    P = U @ U.T
     Q = P if keep else torch.eye(p, dtype=torch.float64, device=device) - P
     return Q.to(dtype)
+
+
+def _project_x(U: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """U U^T applied along dim 0 of A [p, p, n], in O(r p^2 n)."""
+    p = A.shape[0]
+    return (U @ (U.T @ A.reshape(p, -1))).reshape(A.shape)
+
+
+def _project_y(U: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """U U^T applied along dim 1 of A [p, p, n]."""
+    return _project_x(U, A.transpose(0, 1).contiguous()).transpose(0, 1)
 
 
 # ---------------------------------------------------------------- the three sites
@@ -110,16 +127,23 @@ def direct_logits(model: Transformer, pattern: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _neurons(model: Transformer, acts: measures.GridActivations, Q: torch.Tensor | None) -> torch.Tensor:
+def _neurons(model: Transformer, acts: measures.GridActivations, ks: list[int], keep: bool) -> torch.Tensor:
+    """Grid logits with the neurons' activations projected over (x, y), see the module doc.
+
+    The neurons' logit contribution post @ W_L is taken as logits - direct_logits (both cheap
+    given the cached activations; tests check it equals post @ W_L). Q A Q^T is applied in its
+    low-rank form: with U [p, r] orthonormal columns spanning the projected functions,
+    remove: A - U U^T A - A U U^T + U U^T A U U^T;  keep: U U^T A U U^T."""
     p = model.cfg.p
-    mlp = acts.post @ measures.W_L(model)  # [p*p, p] the neurons' contribution to the logits
-    if Q is not None:
-        Q = Q.to(mlp.dtype)
-        A = mlp.reshape(p, p * p)  # [x, (y, c)]
-        A = (Q @ A).reshape(p, p, p)  # project over x
-        A = torch.matmul(Q, A)  # [x, y, c]: project over y (Q symmetric, batched over x)
-        mlp = A.reshape(p * p, p)
-    return direct_logits(model, acts.pattern) + mlp
+    direct = direct_logits(model, acts.pattern)  # [p*p, p]
+    A = (acts.logits - direct).reshape(p, p, p)  # [x, y, c]: the neurons' part, post @ W_L
+    if not keep and not ks:
+        return direct + A.reshape(p * p, p)
+    U = freq_basis(p, ks, keep, A.dtype, A.device)  # [p, r]
+    PA = _project_x(U, A)
+    PAP = _project_y(U, PA)
+    out = PAP if keep else A - PA - _project_y(U, A) + PAP
+    return direct + out.reshape(p * p, p)
 
 
 # ---------------------------------------------------------------- entry point
@@ -133,6 +157,8 @@ def ablate(model: Transformer, ds: Dataset, site: str, freqs, mode: str = "remov
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}: choose 'remove' or 'keep'")
     p = model.cfg.p
+    if ds.p != p:
+        raise ValueError(f"the dataset is for p = {ds.p}, the model for p = {p}")
     ks = check_freqs(p, freqs)
     keep = mode == "keep"
     if acts is None:
@@ -144,8 +170,7 @@ def ablate(model: Transformer, ds: Dataset, site: str, freqs, mode: str = "remov
     elif site == "embedding":
         after = _embedding(model, projector(p, ks, keep, torch.float64, dev))
     else:
-        Q = None if (not keep and not ks) else projector(p, ks, keep, torch.float32, dev)
-        after = _neurons(model, acts, Q)
+        after = _neurons(model, acts, ks, keep)
     labels = ds.labels.to(dev)
     ok_before = (before.argmax(-1) == labels).reshape(p, p)
     ok_after = (after.argmax(-1) == labels).reshape(p, p)

@@ -56,13 +56,22 @@ def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, mark
     return alt.layer(*layers).properties(height=height, title=title).resolve_scale(color="independent")
 
 
-def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220) -> alt.Chart:
-    """A bar per frequency k = 1.. with the key frequencies highlighted."""
+def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False) -> alt.Chart:
+    """A bar per frequency k = 1.. with the key frequencies highlighted (log_y for values
+    spanning orders of magnitude, such as losses)."""
     k = np.arange(1, len(values) + 1)
-    df = pd.DataFrame({"k": k, "value": np.asarray(values, dtype=float), "key": ["key" if i in set(key_freqs) else "other" for i in k]})
+    v = np.asarray(values, dtype=float)
+    df = pd.DataFrame({"k": k, "value": v, "key": ["key" if i in set(key_freqs) else "other" for i in k]})
+    y, extra = alt.Y("value:Q", title=y_title), {}
+    if log_y:  # bars on a log axis need a floor to rise from: the decade below the smallest value
+        pos = v[v > 0]
+        lo = float(10 ** np.floor(np.log10(pos.min()))) if pos.size else 1e-12
+        df["bar"] = df["value"].clip(lower=lo)
+        y = alt.Y("bar:Q", title=y_title, scale=alt.Scale(type="log", domainMin=lo), axis=alt.Axis(format=".0e"))
+        extra["y2"] = alt.datum(lo)
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=[int(i) for i in k if i % 5 == 0 or i in set(key_freqs)])),
-        y=alt.Y("value:Q", title=y_title),
+        y=y, **extra,
         color=alt.Color("key:N", scale=alt.Scale(domain=["key", "other"], range=["#d62728", "#9ecae1"]), legend=alt.Legend(title=None, orient="top")),
         tooltip=["k", alt.Tooltip("value:Q", format=".3g"), "key"],
     ).properties(height=height, title=title)
@@ -158,3 +167,49 @@ def bars(df: pd.DataFrame, x: str, y: str, color: str | None = None, height: int
         enc["color"] = alt.Color(f"{color}:N", legend=alt.Legend(orient="top", title=None))
         enc["xOffset"] = alt.XOffset(f"{color}:N")
     return alt.Chart(df).mark_bar().encode(**enc).properties(height=height, title=title)
+
+
+def natural_size(chart):
+    """Keep a chart's width / height as the size of its plot area, with axes and legends added
+    around it. Streamlit's default autosize ('fit') squeezes them inside, which squashes small
+    labelled grids and makes square heatmaps oblong. Use with width="content"."""
+    return chart.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
+
+
+def labelled_heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], x_title: str, y_title: str,
+                     color_title: str = "value", scheme: str = "redblue", diverging: bool = True, cell: int = 26,
+                     title: str = "", width: int | None = None, height: int | None = None, axis_labels: bool = True) -> alt.Chart:
+    """A [rows, cols] grid whose rows / columns have names (unique), kept in the given order:
+    on the axes for a small grid (a few Fourier basis functions), in the tooltip only for a
+    big one (axis_labels=False, explicit width / height). Diverging colours are centred on 0."""
+    v = np.asarray(values, dtype=float)
+    r, c = np.indices(v.shape)
+    df = pd.DataFrame({"row": np.asarray(row_labels)[r.ravel()], "col": np.asarray(col_labels)[c.ravel()], "value": v.ravel()})
+    m = float(np.abs(v).max()) if v.size else 1.0
+    scale = alt.Scale(scheme=scheme, domain=[-m, m] if diverging and m > 0 else alt.Undefined, domainMid=0 if diverging else alt.Undefined)
+    return natural_size(alt.Chart(df).mark_rect().encode(
+        x=alt.X("col:N", sort=list(col_labels), title=x_title, axis=alt.Axis(labelAngle=-60, orient="top", labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("row:N", sort=list(row_labels), title=y_title, axis=alt.Axis(labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("value:Q", title=color_title, scale=scale),
+        tooltip=[alt.Tooltip("row:N", title=y_title), alt.Tooltip("col:N", title=x_title), alt.Tooltip("value:Q", format=".3g", title=color_title)],
+    ).properties(width=width or cell * len(col_labels), height=height or cell * len(row_labels), title=title))
+
+
+OUTCOMES = {"still right": "#a1d99b", "broken": "#d62728", "was wrong": "#525252", "fixed": "#1f77b4"}
+
+
+def outcome_grid(before: np.ndarray, after: np.ndarray, size: int = 420, title: str = "") -> alt.Chart:
+    """[p, p] bool correctness before / after an intervention as four categories: 'still right',
+    'broken' (right -> wrong), 'was wrong' (wrong before and after), 'fixed' (wrong -> right).
+    Rows are x, columns y, as in `heatmap`."""
+    b, a = np.asarray(before, dtype=bool), np.asarray(after, dtype=bool)
+    cat = np.where(b, np.where(a, "still right", "broken"), np.where(a, "fixed", "was wrong"))
+    r, c = np.indices(b.shape)
+    df = pd.DataFrame({"x": r.ravel(), "y": c.ravel(), "outcome": cat.ravel()})
+    names = list(OUTCOMES)
+    return natural_size(alt.Chart(df).mark_rect().encode(
+        x=alt.X("y:O", title="y", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("x:O", title="x", axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("outcome:N", scale=alt.Scale(domain=names, range=[OUTCOMES[n] for n in names]), legend=alt.Legend(title=None, orient="top")),
+        tooltip=["x:Q", "y:Q", "outcome:N"],
+    ).properties(width=size, height=size, title=title))

@@ -223,10 +223,12 @@ def neuron_clusters(post: torch.Tensor, p: int, threshold: float = CLUSTER_THRES
 
 # ---------------------------------------------------------------- everything the trainer logs
 @torch.no_grad()
-def progress_measures(model: Transformer, ds: Dataset, logits: torch.Tensor | None = None, ks=None) -> dict:
+def progress_measures(model: Transformer, ds: Dataset, logits: torch.Tensor | None = None, ks=None,
+                      acts: GridActivations | None = None) -> dict:
     """The measures logged at every eval. Key frequencies are this checkpoint's own unless
-    `ks` is given (the replay passes the final model's, as the paper's curves do)."""
-    acts = grid_activations(model)
+    `ks` is given (the replay passes the final model's, as the paper's curves do).
+    Pass `acts` when the caller already ran the grid forward."""
+    acts = grid_activations(model) if acts is None else acts
     logits = acts.logits if logits is None else logits
     p = model.cfg.p
     ks = key_frequencies(logits) if ks is None else [int(k) for k in ks]

@@ -129,7 +129,7 @@ def build(folder, n_weights: int = 32, n_neurons: int = 3, progress: bool = True
         model = ckpt.load_snapshot(folder, s, cfg)
         acts = measures.grid_activations(model)
         row = {**measures.loss_acc(acts.logits, ds), "weight_norm": measures.weight_norm(model)}
-        row.update(measures.progress_measures(model, ds, acts.logits, ks=ks))
+        row.update(measures.progress_measures(model, ds, ks=ks, acts=acts))
         for k in METRIC_KEYS:
             mets[k].append(float(row[k]))
         cols["embed"].append(measures.embed_freq_norms(model))

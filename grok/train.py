@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from . import atomic, checkpoint as ckpt
+from . import atomic, checkpoint as ckpt, measures
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, make_dataset
 from .model import Transformer, loss_fn
@@ -43,24 +43,14 @@ def snapshot_schedule(steps: int, every: int = 0) -> set[int]:
 
 @torch.no_grad()
 def evaluate(model: Transformer, ds: Dataset) -> dict:
-    """Loss and accuracy on train / test / all pairs from one full-grid fast forward."""
-    logits = model.fast_logits(ds.tokens[:, 0], ds.tokens[:, 1])  # [p*p, p]
-    logp = logits.double().log_softmax(-1)
-    nll = -logp.gather(1, ds.labels[:, None]).squeeze(1)  # [p*p]
-    correct = logits.argmax(-1) == ds.labels
-    m = ds.train_mask
-    out = {
-        "train_loss": nll[m].mean().item(), "test_loss": nll[~m].mean().item(), "all_loss": nll.mean().item(),
-        "train_acc": correct[m].float().mean().item(), "test_acc": correct[~m].float().mean().item(),
-        "all_acc": correct.float().mean().item(),
-        "weight_norm": sum((w.double() ** 2).sum() for w in model.weights().values()).item(),
+    """Loss and accuracy on train / test / all pairs and the progress measures, from one
+    full-grid forward."""
+    acts = measures.grid_activations(model)
+    return {
+        **measures.loss_acc(acts.logits, ds),
+        "weight_norm": measures.weight_norm(model),
+        **measures.progress_measures(model, ds, acts=acts),
     }
-    try:  # progress measures (restricted / excluded loss, key frequencies, ...) when available
-        from .measures import progress_measures
-    except ImportError:
-        return out
-    out.update(progress_measures(model, ds, logits))
-    return out
 
 
 # ---------------------------------------------------------------- resume state
@@ -125,10 +115,8 @@ def train(
     """
     out = Path(out)
     dev = pick_device(device)
-    if resume:
-        saved = ckpt.load_config(out)
-        if saved.model != cfg.model or saved.frac_train != cfg.frac_train or saved.seed != cfg.seed:
-            cfg = replace(saved, steps=max(cfg.steps, saved.steps) if cfg.steps != TrainConfig().steps else saved.steps)
+    if resume:  # the run's own recipe wins; only the step budget may be changed
+        cfg = replace(ckpt.load_config(out), steps=cfg.steps)
     elif (out / ckpt.STATE_FILE).exists() or (out / ckpt.CONFIG_FILE).exists():
         raise ConfigError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     cfg.validate()

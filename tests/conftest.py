@@ -45,7 +45,7 @@ def cli_env() -> dict:
     return env
 
 
-def run_module(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_module(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m module args...` from the repo root, output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=timeout
@@ -67,6 +67,19 @@ def with_random_biases():
 @pytest.fixture(scope="session")
 def run_cli():
     return run_module
+
+
+@pytest.fixture(scope="session")
+def start_cli():
+    """Start `python -m module args...` in the background (to signal it); returns the Popen."""
+
+    def start(module: str, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args], cwd=REPO, env=cli_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,6 @@ import torch
 
 from grok import measures, neurons
 
-try:
-    from clock import clock_model, neuron_freqs
-except ImportError:  # tests/ imported as a package
-    from tests.clock import clock_model, neuron_freqs
-
 P = 23
 
 
@@ -74,16 +69,21 @@ def test_known_mixture_recovers_every_coefficient():
 
 def test_relu_neuron_matches_cluster_fraction():
     """relu(cos(w x) + cos(w y)), a ReLU neuron of the clock: the fraction equals the one the
-    clustering uses, the 3x3 fit is close but not exact (ReLU harmonics), and cc = -ss is NOT
-    what this neuron does: it carries cos(w (x + y)) and cos(w (x - y)) equally."""
+    clustering uses, the 3x3 fit is close but not exact (ReLU harmonics). The map is even in x
+    and in y, so it has cos.cos but no sin.sin: cos(a) cos(b) = (cos(a + b) + cos(a - b)) / 2,
+    so this neuron carries cos(w (x + y)) and cos(w (x - y)) equally (not a clock neuron alone)."""
     k, (x, y) = 3, grid()
     act = (wave(k, x)[0] + wave(k, y)[0]).clamp_min(0)
     d = neurons.trig_terms(act, k, 2, 5)
     fr = measures.neuron_freq_fractions(act.reshape(-1, 1).float(), P)  # [K, 1]
     assert d.frac == pytest.approx(fr[k - 1, 0].item(), abs=1e-5)
     assert 0.85 < d.frac < 1
-    assert d.coef("cos", "cos") > 0.1 and d.coef("sin", "sin") == pytest.approx(d.coef("cos", "cos"), rel=1e-6)
-    assert d.diff_cos == pytest.approx(d.coef("cos", "cos")) and d.sum_cos == pytest.approx(0, abs=1e-9)
+    assert d.coef("cos", "cos") > 0.1
+    for xw, yw in neurons.TERMS[1:]:
+        if "sin" in (xw, yw):
+            assert d.coef(xw, yw) == pytest.approx(0, abs=1e-9), (xw, yw)
+    assert d.coef("cos", "1") == pytest.approx(d.coef("1", "cos")) and d.coef("cos", "1") > 0.1
+    assert d.sum_cos == pytest.approx(d.coef("cos", "cos") / 2) and d.diff_cos == pytest.approx(d.sum_cos)
     assert abs(d.fitted - d.actual) < 0.25 * (act.max() - act.min()).item()
 
 
@@ -109,20 +109,18 @@ def test_ranked_members_and_cluster_order():
     assert neurons.cluster_order(freq, frac, clustered, [3, 5]) == [2, 5, 0, 1, 4, 3]
 
 
-def test_wl_freq_norms_on_the_clock():
-    """In the hand-built clock each neuron of frequency k writes cos(w_k c + phase) to the
-    logits: W_L's row is one frequency only; unused neurons write nothing."""
-    ks = (3, 7)
-    model = clock_model(P, ks)
-    N = neurons.wl_freq_norms(measures.W_L(model))  # [d_mlp, K]
-    assert N.shape == (model.cfg.d_mlp, (P - 1) // 2)
-    for i, k in enumerate(neuron_freqs(ks)):
-        row = N[i]
-        if k == 0:
-            assert row.abs().max() < 1e-6
-        else:
-            assert row.argmax().item() + 1 == k
-            assert (row**2)[k - 1] / (row**2).sum() > 0.999
+def test_wl_freq_norms_one_frequency_per_neuron():
+    """Clock-like neurons each write cos(w_k c + phase) to the logits (frequency k_i for
+    neuron i): each W_L row has energy at its own frequency only; a silent neuron has none."""
+    c = torch.arange(P, dtype=torch.float64)
+    ks = [3, 7, 7, 10]
+    rows = [(1 + i) * torch.cos(2 * math.pi * k * c / P + 0.7 * i) for i, k in enumerate(ks)] + [torch.zeros(P, dtype=torch.float64)]
+    N = neurons.wl_freq_norms(torch.stack(rows))  # [5, K]
+    assert N.shape == (5, (P - 1) // 2)
+    for i, k in enumerate(ks):
+        assert N[i].argmax().item() + 1 == k
+        assert (N[i] ** 2)[k - 1] / (N[i] ** 2).sum() > 1 - 1e-6
+    assert N[4].abs().max() < 1e-6
 
 
 def test_wl_freq_norms_single_wave():

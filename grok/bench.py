@@ -1,0 +1,224 @@
+"""Speed benchmark: `python -m grok.bench [--quick] [--json] [--threads N] [--checkpoint PATH]`.
+
+Budgets (../shared/DESIGN.md) are measured here, never asserted in tests:
+- training step: our fast step at least 4x faster than the plain full-sequence step, same
+  logits to 1e-5. Both run in ONE process, interleaved (alternating blocks of repeats, the
+  order swapped every round, median over rounds after a warm-up), so drift in machine load
+  (other jobs, CPU frequency) hits both sides alike instead of biasing the ratio;
+- full-grid analysis of one checkpoint under 1 s;
+- evaluation (with the progress measures) under 10 % of training time at eval_every=100.
+
+The plain step is the reference a reader would write from TransformerLens: all three positions
+through attention, MLP and unembedding, then the last position's logits. It lives here, not in
+the library, because nothing but this comparison should ever train that way.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+
+from . import measures
+from .config import TrainConfig
+from .data import Dataset, make_dataset
+from .model import Transformer, loss_fn
+from .train import evaluate
+
+LOGIT_TOL = 1e-5
+ANALYSIS_BUDGET_MS = 1000.0
+EVAL_BUDGET_PCT = 10.0
+
+
+# ---------------------------------------------------------------- the two training steps
+def make_opt(model: Transformer, cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2))
+
+
+def plain_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
+    """Reference: tokens [B, 3] through every position (TransformerLens' way), loss on the last."""
+    loss = loss_fn(model(tokens)[:, -1], labels)  # model(tokens): [B, 3, p]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def fast_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
+    """The trainer's step: the exact last-position fast path (see model.py)."""
+    loss = loss_fn(model.fast_logits(tokens[:, 0], tokens[:, 1]), labels)  # [B, p]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def copy_model(model: Transformer) -> Transformer:
+    """An independent copy (own parameters), so each path trains its own weights."""
+    m = Transformer(model.cfg, seed=None)
+    m.load_state_dict(model.state_dict())
+    return m
+
+
+@torch.no_grad()
+def max_logit_diff(model: Transformer, tokens: torch.Tensor) -> float:
+    """max |full path - fast path| of the last-position logits over `tokens` [B, 3]."""
+    full = model(tokens)[:, -1]
+    fast = model.fast_logits(tokens[:, 0], tokens[:, 1])
+    return (full - fast).abs().max().item()
+
+
+# ---------------------------------------------------------------- timing
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, repeats: int, warmup: int) -> dict[str, float]:
+    """Median ms per call of each function, timed in alternating blocks of `repeats` calls."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    names = list(fns)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for n in (names if r % 2 == 0 else names[::-1]):
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                fns[n]()
+            times[n].append((time.perf_counter() - t0) / repeats * 1000)
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, object]:
+    """(median ms of `repeats` calls after `warmup` untimed ones, the last call's result)."""
+    for _ in range(warmup):
+        fn()
+    ts, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(ts), out
+
+
+# ---------------------------------------------------------------- what is timed besides the step
+def full_analysis(model: Transformer, ds: Dataset) -> dict:
+    """What the app computes for one checkpoint: grid activations, neuron clusters (2-D Fourier
+    of every neuron), key frequencies, restricted / excluded loss, Fourier norms and Gini."""
+    acts = measures.grid_activations(model)
+    clusters = measures.neuron_clusters(acts.post, model.cfg.p)
+    ks = measures.key_frequencies(acts.logits)
+    return {
+        "key_frequencies": ks,
+        "clustered": int(clusters.clustered.sum()),
+        "restricted_loss": measures.restricted_loss(acts.logits, ds, ks),
+        "excluded_loss": measures.excluded_loss(acts.logits, ds, ks),
+        "gini_embed": measures.gini(measures.embed_freq_norms(model)).item(),
+        "gini_unembed": measures.gini(measures.unembed_freq_norms(model)).item(),
+    }
+
+
+def ablation_timings(model: Transformer, ds: Dataset, ks: list[int], repeats: int, warmup: int) -> dict[str, float] | None:
+    """ms of one `grok.ablate.ablate(model, ds, site, freqs, mode)` call per site, or None
+    when the module (or that function) is not there."""
+    try:
+        from . import ablate as ab
+    except ImportError:
+        return None
+    fn = getattr(ab, "ablate", None)
+    if not callable(fn) or not {"model", "ds", "site", "freqs", "mode"} <= set(inspect.signature(fn).parameters):
+        return None
+    sites = getattr(ab, "SITES", ("logits",))
+    return {s: timed(lambda s=s: fn(model, ds, s, ks, "remove"), repeats, warmup)[0] for s in sites}
+
+
+# ---------------------------------------------------------------- CLI
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m grok.bench", description="Time the fast training step against the plain full-sequence one, the analysis and the evaluation.")
+    ap.add_argument("--quick", action="store_true", help="few repeats (seconds; for tests)")
+    ap.add_argument("--json", action="store_true", help="also print all results as one JSON object on the last line")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument("--checkpoint", default=None, help="model file or run folder to use instead of a random init")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if a.threads is not None:
+        if a.threads < 1:
+            print("error: --threads must be >= 1", file=sys.stderr)
+            return 2
+        torch.set_num_threads(a.threads)
+    if a.checkpoint:
+        from .checkpoint import CheckpointError, load
+
+        try:
+            loaded = load(a.checkpoint)
+        except CheckpointError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        cfg, model, source = loaded.config, loaded.model, str(loaded.path)
+    else:
+        cfg = TrainConfig()
+        model, source = Transformer(cfg.model, seed=cfg.seed), f"random init (seed {cfg.seed})"
+    ds = make_dataset(cfg.model.p, cfg.frac_train, cfg.seed)
+    tokens, labels = ds.tokens[ds.train_mask], ds.labels[ds.train_mask]  # the full training batch
+    rounds, repeats, warmup = (3, 1, 1) if a.quick else (7, 5, 3)
+    print(f"grok.bench: p={cfg.model.p}, full batch of {tokens.shape[0]:,} training pairs, "
+          f"{torch.get_num_threads()} threads, {source}{' (quick)' if a.quick else ''}")
+
+    # correctness first: the two paths must give the same logits on the whole grid
+    diff = max_logit_diff(model, ds.tokens)
+    ok = diff <= LOGIT_TOL
+    print(f"logits: max abs diff full vs fast over all {ds.tokens.shape[0]:,} pairs {diff:.2e} "
+          f"({'ok' if ok else 'FAIL'}, tolerance {LOGIT_TOL:g})")
+
+    # training step, interleaved
+    m_plain, m_fast = copy_model(model), copy_model(model)
+    o_plain, o_fast = make_opt(m_plain, cfg), make_opt(m_fast, cfg)
+    t = interleaved({
+        "plain": lambda: plain_step(m_plain, o_plain, tokens, labels),
+        "fast": lambda: fast_step(m_fast, o_fast, tokens, labels),
+    }, rounds, repeats, warmup)
+    ratio = t["plain"] / t["fast"]
+    print(f"plain step (full sequence): {t['plain']:8.1f} ms/step")
+    print(f"fast step:                  {t['fast']:8.1f} ms/step")
+    print(f"ratio: {ratio:.2f}")
+
+    # full-grid analysis of one checkpoint
+    n_rep, n_warm = (1, 0) if a.quick else (5, 1)
+    analysis_ms, result = timed(lambda: full_analysis(model, ds), n_rep, n_warm)
+    ks = result["key_frequencies"]
+    print(f"analysis: {analysis_ms:.0f} ms for one full-grid analysis (budget {ANALYSIS_BUDGET_MS:.0f} ms: "
+          f"{'ok' if analysis_ms <= ANALYSIS_BUDGET_MS else 'over'})")
+
+    # frequency ablation
+    abl = ablation_timings(model, ds, ks, n_rep, n_warm)
+    if abl is None:
+        ablation_ms = None
+        print("ablation: not available (grok.ablate.ablate(model, ds, site, freqs, mode) not found)")
+    else:
+        ablation_ms = max(abl.values())
+        per_site = ", ".join(f"{s} {v:.0f} ms" for s, v in abl.items())
+        print(f"ablation: {ablation_ms:.0f} ms for the slowest site, removing k={ks} ({per_site})")
+
+    # evaluation overhead at eval_every=100
+    eval_ms, _ = timed(lambda: evaluate(model, ds), n_rep, n_warm)
+    overhead = eval_ms / (100 * t["fast"]) * 100
+    print(f"eval overhead: evaluate() {eval_ms:.0f} ms = {overhead:.1f} % of 100 fast steps "
+          f"(budget {EVAL_BUDGET_PCT:.0f} % at eval_every=100: {'ok' if overhead <= EVAL_BUDGET_PCT else 'over'})")
+
+    if a.json:
+        print(json.dumps({
+            "plain_ms": t["plain"], "fast_ms": t["fast"], "ratio": ratio, "max_logit_diff": diff, "logits_ok": ok,
+            "analysis_ms": analysis_ms, "ablation_ms": ablation_ms, "ablation_site_ms": abl,
+            "eval_ms": eval_ms, "eval_overhead_pct": overhead,
+            "p": cfg.model.p, "batch": int(tokens.shape[0]), "threads": torch.get_num_threads(),
+            "quick": a.quick, "rounds": rounds, "repeats": repeats, "source": source,
+        }))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
