@@ -30,13 +30,13 @@ from .model import Transformer, loss_fn
 
 def snapshot_schedule(steps: int, every: int = 0) -> set[int]:
     """Steps whose weights are kept for replay: every `every` steps, or by default dense early
-    (every 10 steps to 200, 50 to 2,000, 100 to 10,000, then 200) so memorisation is captured.
+    (every 10 steps to 200, 50 to 2,000, then 100) so memorisation is captured.
     Step 0 (init) and the last step are always in."""
     if every > 0:
         s = set(range(0, steps + 1, every))
     else:
         s = set()
-        for lo, hi, dt in ((0, 200, 10), (200, 2000, 50), (2000, 10000, 100), (10000, steps + 1, 200)):
+        for lo, hi, dt in ((0, 200, 10), (200, 2000, 50), (2000, steps + 1, 100)):
             s.update(range(lo, min(hi, steps + 1), dt))
     return s | {0, steps}
 

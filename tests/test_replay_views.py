@@ -115,3 +115,15 @@ def test_replay_runs_lists_runs_with_a_replay(tmp_path):
     found = {"a": a, "runs/b": b, "runs/c": c}
     assert rv.replay_runs(found) == ["a", "runs/c"]
     assert rv.replay_runs(found, exclude=c) == ["a"]
+
+
+def test_viridis_image_colours_and_blocks():
+    v = np.array([[0.0, 0.5], [1.0, 0.25]])
+    img = rv.viridis_image(v, cell=3)
+    assert img.shape == (6, 6, 3) and img.dtype == np.uint8
+    assert img[0, 0].tolist() == [68, 1, 84]  # the minimum: dark purple
+    assert img[3, 0].tolist() == [253, 231, 37]  # the maximum: yellow
+    assert img[0, 3].tolist() == [33, 145, 140]  # the middle: viridis teal
+    assert img[3, 3].tolist() == [59, 82, 139]  # a quarter: 3rd anchor
+    assert (img[:3, :3] == img[0, 0]).all()  # each value is a 3 x 3 block
+    assert (rv.viridis_image(np.full((2, 2), 7.0)) == [68, 1, 84]).all()  # constant map: no division by zero

@@ -265,8 +265,8 @@ def test_snapshot_schedule_default_is_dense_early():
     assert 0 in s and 40_000 in s
     assert sorted(x for x in s if x < 200) == list(range(0, 200, 10))
     assert sorted(x for x in s if 200 <= x < 2000) == list(range(200, 2000, 50))
-    assert sorted(x for x in s if 2000 <= x < 10_000) == list(range(2000, 10_000, 100))
-    assert sorted(x for x in s if x >= 10_000) == list(range(10_000, 40_001, 200))
+    assert sorted(x for x in s if x >= 2000) == list(range(2000, 40_001, 100))
+    assert len(snapshot_schedule(20_000)) >= 200  # enough replay frames for a canonical-length run
 
 
 def test_snapshot_schedule_always_has_first_and_last_step():

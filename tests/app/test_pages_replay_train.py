@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def test_replay_page_renders_its_charts(app, run_root):
     titles = {json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")}
     for t in ("Loss", "Neurons per frequency", "Restricted and excluded loss", "Sparsity in the Fourier basis", "Weight norm"):
         assert t in titles
-    assert len(at.get("vega_lite_chart")) >= 10  # + spectrum, number circle, 3 neuron maps
+    assert len(at.get("vega_lite_chart")) == 7  # + spectrum and number circle
+    assert len(at.get("image")) == 3  # the stored neurons' activation maps
     assert marker_step(at) == steps[-1]
     assert at.query_params["frame_step"] == str(steps[-1])
 
@@ -153,7 +155,7 @@ def test_loop_wraps_to_the_first_frame(app, run_root):
     assert at.toggle(key="replay_play").value is True
 
 
-def test_a_run_without_replay_offers_to_build_it(app, run_root, tmp_path):
+def test_a_run_without_replay_offers_to_build_it(app, run_root):
     cfg = TrainConfig(model=ModelConfig(p=7), steps=30, eval_every=10)
     train(cfg, run_root / "p7-norep", progress=False)
     try:
@@ -165,9 +167,8 @@ def test_a_run_without_replay_offers_to_build_it(app, run_root, tmp_path):
         button.click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert (run_root / "p7-norep" / ckpt.REPLAY_FILE).exists()
-        assert len(at.get("vega_lite_chart")) >= 10
+        assert len(at.get("vega_lite_chart")) == 7 and len(at.get("image")) == 3
     finally:
-        import shutil
         shutil.rmtree(run_root / "p7-norep", ignore_errors=True)
 
 
@@ -190,7 +191,8 @@ def test_demo_mode_lowers_the_limits(app, monkeypatch):
     monkeypatch.setenv("GROK_DEMO", "1")
     at = train_page(app())
     assert "at most 3,000 steps and 120 s" in at.info[0].value and "p ≤ 59" in at.info[0].value
-    assert at.number_input(key="train_steps").value == 3000
+    assert at.number_input(key="train_steps").value == 2000
+    assert at.number_input(key="train_p").proto.max == 59 and at.number_input(key="train_steps").proto.max == 3000
 
 
 def test_even_p_is_refused(app, run_root):
@@ -234,3 +236,33 @@ def test_training_through_the_form_makes_a_run_listed_in_the_sidebar(app, run_ro
     finally:
         job.stop()
         job.join(WAIT)
+
+
+def test_stop_button_leaves_a_readable_partial_run(app, run_root):
+    at = train_page(app())
+    at.number_input(key="train_p").set_value(5)
+    at.number_input(key="train_steps").set_value(20000)
+    at.number_input(key="train_eval").set_value(10)
+    at.button[0].click().run()
+    job = at.session_state["train_job"]
+    try:
+        t = time.monotonic()
+        while not job.rows and time.monotonic() - t < WAIT:
+            time.sleep(0.05)
+        at.run()
+        assert job.is_alive() and at.button(key="train_stop")
+        assert at.button[0].disabled  # one training per session: Start is locked while it runs
+        at.button(key="train_stop").click().run()
+        assert job.join(WAIT)
+        at.run()
+        assert job.status == jobs.STOPPED
+        assert any("Stopped at step" in w.value and "stopped by the user" in w.value for w in at.warning)
+        from grok.runs import open_run
+        run = open_run(job.out)
+        assert run.metrics[-1]["step"] == run.final_step < 20000
+        assert json.loads(ckpt.read_tensors(job.out / ckpt.MODEL_FILE)[1]["completed"]) is False
+        assert not at.button[0].disabled
+    finally:
+        job.stop()
+        job.join(WAIT)
+        shutil.rmtree(job.out, ignore_errors=True)

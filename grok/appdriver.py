@@ -1,0 +1,520 @@
+"""Drive the Streamlit app from outside: the browser tests, the app benchmark (grok/bench_app.py)
+and the load test (tests/load.py) all start `streamlit run` on a free loopback port, open
+headless Chromium, wait for Streamlit to be idle and time the same interactions.
+
+Why one module: the three must agree on what "page painted" and "interaction answered" mean,
+or their numbers cannot be compared. Readiness is read from the DOM, never from sleeps:
+Streamlit sets `data-test-script-state` on stApp to "notRunning" once a script run has finished,
+and an interaction counts as answered only when that state is back AND the element it should
+change has changed (right after a click the state is still the old "notRunning").
+
+No streamlit import (the server is a child process); playwright, a dev dependency, is imported
+by the callers only. Only 127.0.0.1 is used, and every wait has a timeout.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+PRETRAINED_RUN = ROOT / "pretrained" / "mod113"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOST = "127.0.0.1"
+TIMEOUT_MS = 60_000  # one wait; generous because the suite shares 2 cores with other jobs
+
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+NAV_LINK = "[data-testid='stSidebarNavLink']"
+MAIN = "[data-testid='stMain']"
+EXCEPTION = "[data-testid='stException']"
+DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of an app as a visitor sees it: URL path, sidebar label, its h1, charts it draws."""
+    name: str
+    path: str
+    nav: str
+    title: str
+    min_charts: int
+
+
+# The real app (app.py). Minimum charts: what every run draws (the Train page has none until a
+# training starts; Replay's side-by-side section adds more when other runs have replays).
+APP_PAGES = (
+    PageSpec("home", "/", "Home", "grok-explorer", 2),
+    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 3),
+    PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 6),
+    PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 2),
+    PageSpec("replay", "/replay", "Replay", "Replay", 6),
+    PageSpec("train", "/train", "Train your own", "Train your own", 0),
+)
+READY_NAV = "Ask the model"  # a titled link: the file-name links of a fresh server never say this
+
+
+# ---------------------------------------------------------------- chromium
+def chromium_missing() -> str | None:
+    """Why the browser side cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (Debian package `chromium`)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (requirements-dev.txt)"
+    return None
+
+
+def launch_browser(pw):
+    """Headless Debian Chromium through a started `sync_playwright()` (one per thread)."""
+    return pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def new_page(browser, width: int = 1400, height: int = 1800):
+    """A page in its own context (own cookies, own Streamlit session)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    return ctx.new_page()
+
+
+# ---------------------------------------------------------------- the server
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    started: float  # time.perf_counter() just before the process was launched
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def wait_healthy(self, timeout: float = 120) -> float:
+        """Seconds since launch when /_stcore/health first answered; RuntimeError with the log tail if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {self.proc.returncode}:\n{self.log_tail()}")
+            if self.healthy():
+                return time.perf_counter() - self.started
+            time.sleep(0.05)
+        raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:g} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+
+
+def start_server(app: Path = APP, env: dict[str, str] | None = None, port: int | None = None, cwd: Path = ROOT) -> Server:
+    """`python -m streamlit run app` headless on 127.0.0.1:port; `env` is added to os.environ
+    (a value None removes the variable). Output goes to a temp log file (a full pipe would stall it)."""
+    port = port or free_port()
+    full = dict(os.environ)
+    full.setdefault("OMP_NUM_THREADS", "1")
+    for k, v in (env or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    log = Path(tempfile.mkstemp(prefix=f"streamlit-{port}-", suffix=".log")[1])
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
+           "--server.address", HOST, "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=full, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return Server(proc, port, started, log)
+
+
+# ---------------------------------------------------------------- which run the app shows
+@dataclass(frozen=True)
+class Target:
+    """The run the browser drives: its sidebar name (?run=) and the GROK_RUNS_DIR to set (None: leave)."""
+    run: str
+    runs_dir: Path | None
+    note: str
+
+    def env(self) -> dict[str, str]:
+        return {"GROK_RUNS_DIR": str(self.runs_dir)} if self.runs_dir else {}
+
+
+DEMO_P = 23
+
+
+def _demo_key() -> str:
+    """Changes when the code that writes a run changes, so a cached demo run is never stale."""
+    h = hashlib.sha1(f"demo-p{DEMO_P}-v1".encode())
+    for f in ("config.py", "model.py", "train.py", "replay.py", "checkpoint.py", "data.py", "measures.py"):
+        h.update((ROOT / "grok" / f).read_bytes())
+    return h.hexdigest()[:10]
+
+
+def demo_run(cache: Path | None = None) -> Target:
+    """A small grokked run (p = 23, ~15 s on one core) with its replay, for when pretrained/mod113
+    is not there. Built once per code version in the temp dir (tests, benchmark and load test
+    share it), into a scratch folder renamed into place, so a half-built run is never used."""
+    from .config import ModelConfig, TrainConfig
+    from .replay import build
+    from .train import train
+    from . import checkpoint as ckpt
+
+    root = (cache or Path(tempfile.gettempdir())) / f"grok-demo-{_demo_key()}"
+    run = root / "g23"
+    if not (run / ckpt.REPLAY_FILE).exists():
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".g23-", dir=root))
+        cfg = TrainConfig(model=ModelConfig(p=DEMO_P), frac_train=0.5, lr=3e-3, wd=3.0, steps=1500, eval_every=50, stop_after_grokked=100)
+        out = scratch / "g23"
+        last = train(cfg, out, progress=False)
+        if last["test_acc"] < 1.0:
+            raise RuntimeError(f"the demo run did not grok (test accuracy {last['test_acc']:.3f})")
+        build(out, progress=False)
+        try:
+            out.rename(run)
+        except OSError:  # another process won the race: use its copy
+            pass
+        shutil.rmtree(scratch, ignore_errors=True)
+    return Target(f"{root.name}/{run.name}", root, f"demo run p={DEMO_P} (pretrained/mod113 is missing)")
+
+
+def default_target(run: str | None = None, runs_dir: str | Path | None = None) -> Target:
+    """An explicit --run (and --runs-dir), else the shipped pretrained/mod113, else the demo run."""
+    if run:
+        return Target(run, Path(runs_dir) if runs_dir else None, f"run {run}")
+    if (PRETRAINED_RUN / "config.json").exists():
+        return Target("mod113", Path(runs_dir) if runs_dir else None, "shipped run pretrained/mod113")
+    return demo_run()
+
+
+def page_url(base: str, path: str, **params: Any) -> str:
+    q = {k: str(v) for k, v in params.items() if v is not None}
+    return f"{base}{path}" + (f"?{urlencode(q)}" if q else "")
+
+
+# ---------------------------------------------------------------- waiting for Streamlit
+_PAGE_READY = """([title, n]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.dataset.testScriptState !== 'notRunning') return false;
+  const h = document.querySelector("[data-testid='stMain'] h1");
+  if (!h || !h.innerText.includes(title)) return false;
+  return document.querySelectorAll("%s").length >= n;
+}""" % DRAWN_CHART.replace('"', '\\"')
+
+
+def wait_idle(page, timeout_ms: int = TIMEOUT_MS) -> None:
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def wait_app_ready(page, nav: str = READY_NAV, timeout_ms: int = TIMEOUT_MS) -> None:
+    """The script's own navigation has arrived (a titled link) and the first run has finished."""
+    page.locator(NAV_LINK, has_text=nav).first.wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def wait_page(page, spec: PageSpec, timeout_ms: int = TIMEOUT_MS) -> None:
+    """This page's script has finished and its first `min_charts` charts are drawn."""
+    page.wait_for_function(_PAGE_READY, arg=[spec.title, spec.min_charts], timeout=timeout_ms, polling="raf")
+
+
+def first_chart_visible(page, timeout_ms: int = TIMEOUT_MS) -> None:
+    page.locator(DRAWN_CHART).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+def goto_page(page, base: str, spec: PageSpec, timeout_ms: int = TIMEOUT_MS, **params: Any) -> float:
+    """Load the page by URL (a deep link); seconds until it is ready."""
+    t0 = time.perf_counter()
+    page.goto(page_url(base, spec.path, **params), timeout=timeout_ms)
+    wait_page(page, spec, timeout_ms)
+    return time.perf_counter() - t0
+
+
+def click_page(page, spec: PageSpec, timeout_ms: int = TIMEOUT_MS) -> float:
+    """Switch page with the sidebar link, as a visitor does (same session); seconds until ready."""
+    link = page.locator(NAV_LINK, has_text=spec.nav).first
+    t0 = time.perf_counter()
+    link.click(timeout=timeout_ms)
+    wait_page(page, spec, timeout_ms)
+    return time.perf_counter() - t0
+
+
+def exceptions(page) -> list[str]:
+    return [e[:500] for e in page.locator(EXCEPTION).all_inner_texts()]
+
+
+def _answered(page, js_changed: str, arg: Any, timeout_ms: int) -> None:
+    """Wait until the script is idle and js_changed(arg) holds (the target element changed)."""
+    page.wait_for_function(
+        "([arg]) => { const a = document.querySelector(\"[data-testid='stApp']\");"
+        f" return !!a && a.dataset.testScriptState === 'notRunning' && ({js_changed})(arg); }}",
+        arg=[arg], timeout=timeout_ms, polling="raf")
+
+
+# ---------------------------------------------------------------- the main interactions
+_METRIC_LABEL_STARTS = """(prefix) => { const m = document.querySelector("[data-testid='stMain'] [data-testid='stMetricLabel']");
+  return !!m && m.innerText.trim().startsWith(prefix); }"""
+
+
+def number_inputs(page):
+    return page.locator(f"{MAIN} [data-testid='stNumberInput'] input")
+
+
+def ask(page, x: int, y: int | None = None, timeout_ms: int = TIMEOUT_MS) -> float:
+    """On /ask: type x (and y) into the number inputs and press Enter, as a person would; each
+    commit waits for the first metric's label to read "x + y mod p". Seconds for the last commit."""
+    inputs = number_inputs(page)
+    cur_y = int(inputs.nth(1).input_value())
+    dt = 0.0
+    for i, v in ((0, x), (1, y)):
+        if v is None:
+            continue
+        box = inputs.nth(i)
+        if int(box.input_value()) == v:
+            continue
+        box.fill(str(v))
+        t0 = time.perf_counter()
+        box.press("Enter")
+        yy = v if i == 1 else cur_y
+        _answered(page, _METRIC_LABEL_STARTS, f"{x} + {yy} mod", timeout_ms)
+        dt = time.perf_counter() - t0
+    return dt
+
+
+def metric_values(page) -> list[str]:
+    return [t.strip() for t in page.locator(f"{MAIN} [data-testid='stMetricValue']").all_inner_texts()]
+
+
+_RESULT_CHANGED = """(before) => { const hs = [...document.querySelectorAll("[data-testid='stMain'] h3")];
+  const h = hs.find(e => e.innerText.startsWith("Result:")); return !!h && h.innerText !== before; }"""
+
+
+def _result_heading(page) -> str:
+    return page.locator(f"{MAIN} h3", has_text="Result:").first.inner_text()
+
+
+@dataclass
+class FrequencyToggle:
+    """On /ablations: take a frequency out of the multiselect, then put it back, alternately
+    (two cached ablations once warm). Answered when the "Result: ..." heading, which names the
+    chosen frequencies, has changed and the script is idle."""
+    removed: str | None = None
+    history: list[str] = field(default_factory=list)
+
+    def __call__(self, page, timeout_ms: int = TIMEOUT_MS) -> float:
+        before = _result_heading(page)
+        if self.removed is None:
+            btn = page.locator(f"{MAIN} [data-testid='stMultiSelect'] button[aria-label^='Remove ']").first
+            label = (btn.get_attribute("aria-label") or "")[len("Remove "):]
+            t0 = time.perf_counter()
+            btn.click(timeout=timeout_ms)
+            self.removed = label
+        else:
+            box = page.locator(f"{MAIN} [data-testid='stMultiSelect'] input").first
+            box.click(timeout=timeout_ms)
+            box.fill(self.removed.split()[0])
+            option = page.locator("[role='option']", has_text=self.removed).first
+            option.wait_for(timeout=timeout_ms)
+            t0 = time.perf_counter()
+            option.click(timeout=timeout_ms)
+            self.removed = None
+        _answered(page, _RESULT_CHANGED, before, timeout_ms)
+        dt = time.perf_counter() - t0
+        page.keyboard.press("Escape")  # close the option list if it stayed open
+        self.history.append(_result_heading(page))
+        return dt
+
+
+_MARKER = f"{MAIN} [data-testid='stVegaLiteChart'] g.mark-rule.role-mark line"
+_MARKER_CHANGED = """(before) => { const m = document.querySelector("%s");
+  return !!m && (m.getAttribute('aria-label') + '|' + m.getAttribute('transform')) !== before; }""" % _MARKER.replace('"', '\\"')
+
+
+def replay_marker(page) -> str | None:
+    """The step marker of the Replay page's loss chart: 'aria-label|transform' of its rule mark."""
+    m = page.locator(_MARKER).first
+    if not m.count():
+        return None
+    return f"{m.get_attribute('aria-label')}|{m.get_attribute('transform')}"
+
+
+def replay_slider(page):
+    return page.locator(f"{MAIN} [data-testid='stSlider'] input[aria-label='Training step']").first
+
+
+def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
+    """On /replay: one keyboard step of the step scrubber (left from the last frame, else right).
+    Answered when the loss chart's step marker has moved and the script is idle."""
+    s = replay_slider(page)
+    key = "ArrowLeft" if s.get_attribute("value") == s.get_attribute("max") else "ArrowRight"
+    before = replay_marker(page)
+    s.focus()
+    t0 = time.perf_counter()
+    s.press(key)
+    _answered(page, _MARKER_CHANGED, before, timeout_ms)
+    return time.perf_counter() - t0
+
+
+_CHART_CHANGED = """(before) => { const c = document.querySelector("%s");
+  return !!c && c.innerHTML !== before; }""" % DRAWN_CHART.split(",")[0].replace('"', '\\"')
+
+
+def bump_number(page, timeout_ms: int = TIMEOUT_MS) -> float:
+    """Any page with a number input and a chart drawn from it (the baseline app): +1 or -1 and
+    Enter; answered when the first chart's drawing has changed and the script is idle."""
+    box = number_inputs(page).first
+    v = int(float(box.input_value()))
+    hi = box.get_attribute("max")
+    new = v - 1 if hi and v + 1 > float(hi) else v + 1
+    before = page.locator(DRAWN_CHART.split(",")[0]).first.inner_html()
+    box.fill(str(new))
+    t0 = time.perf_counter()
+    box.press("Enter")
+    _answered(page, _CHART_CHANGED, before, timeout_ms)
+    return time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- server memory and CPU from /proc
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        s = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()  # fields from 3 (state) on; comm may hold spaces
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants, from the ppid field of /proc/*/stat."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            f = _stat_fields(int(d.name))
+            if f:
+                children.setdefault(int(f[1]), []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo and len(out) < 10_000:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """utime + stime (+ cutime + cstime of children already waited for, when `reaped`)."""
+    f = _stat_fields(pid)
+    if not f:
+        return 0.0
+    ticks = int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if reaped else 0)
+    return ticks / _TICK
+
+
+def tree_usage(pid: int) -> tuple[int, float]:
+    """(RSS bytes, CPU seconds) of the process and its children."""
+    pids = process_tree(pid)
+    return sum(rss_bytes(p) for p in pids), sum(cpu_seconds(p, reaped=p == pid) for p in pids)
+
+
+class Sampler:
+    """Samples a process tree's RSS and CPU every `every` seconds in a thread (at most
+    `max_samples`): peak RSS and CPU use over the sampled window."""
+
+    def __init__(self, pid: int, every: float = 0.5, max_samples: int = 20_000):
+        self.pid, self.every, self.max_samples = pid, every, max_samples
+        self.samples: list[tuple[float, int, float]] = []  # (time, rss bytes, cpu seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() and len(self.samples) < self.max_samples:
+            self.sample()
+            self._stop.wait(self.every)
+
+    def sample(self) -> tuple[float, int, float]:
+        rss, cpu = tree_usage(self.pid)
+        s = (time.monotonic(), rss, cpu)
+        self.samples.append(s)
+        return s
+
+    def __enter__(self) -> "Sampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.sample()
+
+    @property
+    def peak_rss(self) -> int:
+        return max((s[1] for s in self.samples), default=0)
+
+    def cpu_percent(self) -> tuple[float, float]:
+        """(mean, peak over consecutive samples) CPU use in % of one core."""
+        s = self.samples
+        if len(s) < 2:
+            return 0.0, 0.0
+        rates = [100 * (b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(s, s[1:]) if b[0] > a[0]]
+        mean = 100 * (s[-1][2] - s[0][2]) / max(s[-1][0] - s[0][0], 1e-9)
+        return mean, max(rates, default=0.0)
+
+
+# ---------------------------------------------------------------- small statistics
+def percentile(xs: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no data."""
+    if not xs:
+        return None
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(-(-q * len(s) // 100)) - 1))
+    return s[k]
+
+
+def summary(xs: list[float]) -> dict:
+    return {"n": len(xs), "p50_s": percentile(xs, 50), "p95_s": percentile(xs, 95), "max_s": max(xs) if xs else None}

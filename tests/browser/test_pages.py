@@ -1,0 +1,106 @@
+"""Every page in headless Chromium, as a visitor sees it: no exception box, the charts drawn,
+a screenshot for the README (docs/screenshots/<page>.png), one person-like interaction per
+main page, and bad links that warn instead of failing."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from grok import appdriver as drv
+
+PAGES = {s.name: s for s in drv.APP_PAGES}
+MAX_PNG = 400_000  # bytes: README screenshots stay small
+VIEWPORTS = ((1400, 1800), (1200, 1500), (1000, 1250))  # tried in order until the PNG is small enough
+
+
+def no_exception(page) -> None:
+    errs = drv.exceptions(page)
+    assert not errs, f"exception on {page.url}: {errs[0]}"
+
+
+def screenshot(page, path) -> int:
+    """Viewport screenshot (not the whole scroll height), shrunk until it is under MAX_PNG."""
+    for w, h in VIEWPORTS:
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(300)  # charts with width="stretch" re-lay out to the new width
+        drv.wait_idle(page)
+        page.screenshot(path=str(path), type="png")
+        size = path.stat().st_size
+        if size <= MAX_PNG:
+            return size
+    return size
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_charts_and_screenshot(name, open_page, screenshots_dir):
+    spec = PAGES[name]
+    page = open_page(name)
+    no_exception(page)
+    charts = page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']")
+    assert charts.count() >= spec.min_charts, f"{name}: {charts.count()} charts, expected at least {spec.min_charts}"
+    if spec.min_charts:
+        drawn = charts.first.locator("svg.marks, canvas.marks")
+        assert drawn.count() == 1 and drawn.first.is_visible()
+        box = drawn.first.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 50, box  # a real drawing, not an empty frame
+    if name != "home":  # the sidebar shows the session's run
+        assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible()
+    out = screenshots_dir / f"{name}.png"
+    size = screenshot(page, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert size <= MAX_PNG, f"{out}: {size} bytes even at {VIEWPORTS[-1]}"
+
+
+def test_ask_five_plus_seven(open_page):
+    page = open_page("ask")
+    drv.ask(page, 5, 7)
+    no_exception(page)
+    labels = [t.strip() for t in page.locator(f"{drv.MAIN} [data-testid='stMetricLabel']").all_inner_texts()]
+    values = drv.metric_values(page)
+    assert re.fullmatch(r"5 \+ 7 mod \d+", labels[0]), labels
+    assert values[0] == "12"  # the true answer
+    assert labels[1] == "Model says" and values[1] == "12"  # the session's run has grokked
+    assert "x=5" in page.url and "y=7" in page.url  # the link reopens this question
+
+
+def test_ablation_toggle_changes_accuracy(open_page):
+    page = open_page("ablations")
+    before = drv.metric_values(page)[0]  # train accuracy with every key frequency removed
+    toggle = drv.FrequencyToggle()
+    toggle(page)  # take one key frequency out of the removed set
+    no_exception(page)
+    after = drv.metric_values(page)[0]
+    assert re.fullmatch(r"\d+\.\d%", after), after
+    assert after != before, f"train accuracy stayed {before} after un-removing k = {toggle.removed}"
+    assert "freqs=" in page.url and toggle.removed.split()[0] not in page.url.split("freqs=")[1].split("&")[0].split("%2C")
+
+
+def test_replay_scrubber_moves_the_marker(open_page):
+    page = open_page("replay")
+    marker = drv.replay_marker(page)
+    assert marker is not None, "no step marker on the Replay loss chart"
+    step_before = drv.metric_values(page)[0]
+    drv.replay_step(page)
+    no_exception(page)
+    assert drv.replay_marker(page) != marker
+    step_after = drv.metric_values(page)[0]
+    assert step_after != step_before
+    assert f"frame_step={step_after.replace(',', '')}" in page.url
+
+
+@pytest.mark.parametrize("name, params", [
+    ("ask", {"x": "999"}),
+    ("home", {"run": "nope"}),
+    ("ablations", {"step": "banana"}),
+    ("ablations", {"freqs": "0,abc"}),
+    ("replay", {"frame_step": "-5"}),
+    ("neurons", {"neuron": "99999"}),
+])
+def test_bad_query_params_warn(name, params, open_page):
+    page = open_page(name, **params)
+    no_exception(page)
+    warnings = page.locator("[data-testid='stAlertContentWarning']")
+    assert warnings.count() >= 1, f"no warning for {params}"
+    (key, value), = params.items()
+    assert any(f"?{key}={value}" in t for t in warnings.all_inner_texts()), warnings.all_inner_texts()
