@@ -6,12 +6,12 @@ import ui
 st.set_page_config(page_title="grok-explorer", page_icon=":material/schedule:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/query.py", title="Ask the model", icon=":material/calculate:", url_path="ask"),
-    st.Page("pages/neurons.py", title="Trigonometric neurons", icon=":material/waves:", url_path="neurons"),
-    st.Page("pages/ablations.py", title="Frequency ablations", icon=":material/content_cut:", url_path="ablations"),
-    st.Page("pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
-    st.Page("pages/train.py", title="Train your own", icon=":material/model_training:", url_path="train"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/query.py", title="Ask the model", icon=":material/calculate:", url_path="ask"),
+    st.Page("views/neurons.py", title="Trigonometric neurons", icon=":material/waves:", url_path="neurons"),
+    st.Page("views/ablations.py", title="Frequency ablations", icon=":material/content_cut:", url_path="ablations"),
+    st.Page("views/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
+    st.Page("views/train.py", title="Train your own", icon=":material/model_training:", url_path="train"),
 ]
 page = st.navigation(PAGES)
 st.session_state["run"], st.session_state["step"] = ui.sidebar()

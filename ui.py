@@ -252,7 +252,7 @@ def sidebar() -> tuple[runs_mod.Run | None, int | None]:
 
 # ---------------------------------------------------------------- this session's live training
 def training_status() -> None:
-    """A sidebar line for this session's live training (pages/train.py), on the other pages.
+    """A sidebar line for this session's live training (views/train.py), on the other pages.
     Its refresh every 2 s is also the job's heartbeat (grok/jobs.py): without it, reading
     another page for a while would look like a closed tab and stop the training."""
     job = st.session_state.get("train_job")

@@ -86,7 +86,7 @@ def no_exception(at: AppTest) -> None:
 
 # ---------------------------------------------------------------- Trigonometric neurons
 def test_neurons_page_renders_its_charts(page, final):
-    at = page("pages/neurons.py")
+    at = page("views/neurons.py")
     no_exception(at)
     ch = charts_by_title(at)
     for want in ("Embedding W_E: Fourier norm per frequency", "MLP neurons per frequency",
@@ -107,7 +107,7 @@ def test_neurons_page_renders_its_charts(page, final):
 
 def test_choosing_another_neuron_changes_the_heatmap(page, final):
     acts, _, _ = final
-    at = page("pages/neurons.py")
+    at = page("views/neurons.py")
     _, before = neuron_map(at)
     current = int(at.number_input(key="w_neuron").value)
     other = next(i for i in range(acts.post.shape[1]) if i != current and (acts.post[:, i] - acts.post[:, current]).abs().max() > 1e-3)
@@ -122,7 +122,7 @@ def test_choosing_another_neuron_changes_the_heatmap(page, final):
 
 def test_a_cluster_lists_its_neurons_best_first(page, final):
     _, _, cl = final
-    at = page("pages/neurons.py")
+    at = page("views/neurons.py")
     options = at.selectbox(key="w_cluster").options
     if len(options) < 2:
         pytest.skip("no key frequency has neurons in this tiny run")
@@ -138,7 +138,7 @@ def test_a_cluster_lists_its_neurons_best_first(page, final):
 
 
 def test_bad_neuron_in_the_link_warns(page):
-    at = page("pages/neurons.py", neuron="99999")
+    at = page("views/neurons.py", neuron="99999")
     no_exception(at)
     assert any("neuron=99999" in w.value for w in at.warning), [w.value for w in at.warning]
     assert neuron_map(at)[0].startswith("Neuron ")
@@ -146,7 +146,7 @@ def test_bad_neuron_in_the_link_warns(page):
 
 def test_neuron_and_pair_from_the_link(page, final):
     acts, _, _ = final
-    at = page("pages/neurons.py", neuron="3", x="4", y="19")
+    at = page("views/neurons.py", neuron="3", x="4", y="19")
     no_exception(at)
     assert metric(at, "Neuron") == "#3"
     assert metric(at, "Activation at (4, 19)") == f"{acts.post[4 * 23 + 19, 3].item():.3g}"
@@ -155,7 +155,7 @@ def test_neuron_and_pair_from_the_link(page, final):
 # ---------------------------------------------------------------- Frequency ablations
 def test_ablations_page_renders_with_key_frequencies_preselected(page, final):
     _, ks, _ = final
-    at = page("pages/ablations.py")
+    at = page("views/ablations.py")
     no_exception(at)
     assert sorted(at.multiselect(key="w_freqs").value) == sorted(ks)
     ch = charts_by_title(at)
@@ -167,7 +167,7 @@ def test_ablations_page_renders_with_key_frequencies_preselected(page, final):
 
 def test_removing_the_key_frequencies_changes_the_accuracy(page, final):
     acts, ks, _ = final
-    at = page("pages/ablations.py", site="logits", mode="remove")
+    at = page("views/ablations.py", site="logits", mode="remove")
     at.multiselect(key="w_freqs").set_value([]).run()  # removing nothing: accuracy as trained
     no_exception(at)
     base = metric(at, "train accuracy")
@@ -184,7 +184,7 @@ def test_removing_the_key_frequencies_changes_the_accuracy(page, final):
 @pytest.mark.parametrize("site", ["embedding", "neurons", "logits"])
 @pytest.mark.parametrize("mode", ["remove", "keep"])
 def test_every_site_and_mode_renders(page, site, mode):
-    at = page("pages/ablations.py", site=site, mode=mode)
+    at = page("views/ablations.py", site=site, mode=mode)
     no_exception(at)
     assert at.radio(key="w_site").value == site and at.radio(key="w_mode").value == mode
     assert "at the" in at.subheader[0].value
@@ -192,18 +192,18 @@ def test_every_site_and_mode_renders(page, site, mode):
 
 def test_bad_freqs_in_the_link_warn_and_fall_back(page, final):
     _, ks, _ = final
-    at = page("pages/ablations.py", freqs="banana")
+    at = page("views/ablations.py", freqs="banana")
     no_exception(at)
     assert any("freqs=banana" in w.value for w in at.warning), [w.value for w in at.warning]
     assert sorted(at.multiselect(key="w_freqs").value) == sorted(ks)
-    at = page("pages/ablations.py", freqs="3,99", site="nowhere")
+    at = page("views/ablations.py", freqs="3,99", site="nowhere")
     no_exception(at)
     texts = " ".join(w.value for w in at.warning)
     assert "freqs=3,99" in texts and "site=nowhere" in texts
 
 
 def test_freqs_from_the_link(page):
-    at = page("pages/ablations.py", freqs="1,2", mode="keep")
+    at = page("views/ablations.py", freqs="1,2", mode="keep")
     no_exception(at)
     assert at.multiselect(key="w_freqs").value == [1, 2]
     assert "keep only k = 1, 2" in at.subheader[0].value

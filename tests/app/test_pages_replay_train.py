@@ -48,7 +48,7 @@ def app(run_root, monkeypatch):
 
 def replay_page(at: AppTest, **params) -> AppTest:
     at.run()
-    at.switch_page("pages/replay.py")
+    at.switch_page("views/replay.py")
     for k, v in params.items():
         at.query_params[k] = v
     return at.run()
@@ -175,7 +175,7 @@ def test_a_run_without_replay_offers_to_build_it(app, run_root):
 # ---------------------------------------------------------------- Train
 def train_page(at: AppTest) -> AppTest:
     at.run()
-    return at.switch_page("pages/train.py").run()
+    return at.switch_page("views/train.py").run()
 
 
 def test_train_page_renders_its_form_and_limits(app):

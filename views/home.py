@@ -58,11 +58,11 @@ if ph:
 st.subheader("Explore")
 cols = st.columns(5)
 links = [
-    ("pages/query.py", "Ask the model", "Type x and y; see each frequency vote and the clock turn."),
-    ("pages/neurons.py", "Trigonometric neurons", "Neurons that compute cos(w(x+y)) from products of waves."),
-    ("pages/ablations.py", "Frequency ablations", "Remove frequencies and watch which sums break."),
-    ("pages/replay.py", "Replay", "Scrub through training and see the circuit form."),
-    ("pages/train.py", "Train your own", "Change p, weight decay or Grokfast and train live."),
+    ("views/query.py", "Ask the model", "Type x and y; see each frequency vote and the clock turn."),
+    ("views/neurons.py", "Trigonometric neurons", "Neurons that compute cos(w(x+y)) from products of waves."),
+    ("views/ablations.py", "Frequency ablations", "Remove frequencies and watch which sums break."),
+    ("views/replay.py", "Replay", "Scrub through training and see the circuit form."),
+    ("views/train.py", "Train your own", "Change p, weight decay or Grokfast and train live."),
 ]
 for col, (path, label, text) in zip(cols, links):
     with col:

@@ -164,7 +164,7 @@ if job.status in (jobs.DONE, jobs.STOPPED):
     st.markdown("**Open this run in the other pages** (it is also in the sidebar's run list):")
     q = {"run": run_link_name(job)}
     cols = st.columns(4)
-    links = [("pages/replay.py", "Replay (build its replay there)", ":material/play_circle:"), ("pages/query.py", "Ask the model", ":material/calculate:"),
-             ("pages/neurons.py", "Trigonometric neurons", ":material/waves:"), ("pages/ablations.py", "Frequency ablations", ":material/content_cut:")]
+    links = [("views/replay.py", "Replay (build its replay there)", ":material/play_circle:"), ("views/query.py", "Ask the model", ":material/calculate:"),
+             ("views/neurons.py", "Trigonometric neurons", ":material/waves:"), ("views/ablations.py", "Frequency ablations", ":material/content_cut:")]
     for col, (path, label, icon) in zip(cols, links):
         col.page_link(path, label=label, icon=icon, query_params=q)

@@ -1,0 +1,32 @@
+"""`python -m grok.bench_app --runs 1 --json` runs end to end and reports every number (no timing
+thresholds: the budgets are measured by the benchmark, never asserted)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from grok import appdriver as drv
+from grok.bench_app import KEYS
+
+
+def test_bench_app_reports_every_number(run_cli):
+    why = drv.chromium_missing()
+    if why:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the app benchmark cannot run in CI: {why}", pytrace=False)
+        pytest.skip(why)
+    r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for k in KEYS:
+        assert k in out, k
+    assert out["repeats"] == 1
+    assert 0 < out["server_health_s"] < out["first_paint_s"]  # the chart comes after the server answers
+    for k in ("ask", "ablation", "replay"):  # every run the benchmark picks by default has a replay
+        s = out[k]
+        assert s["n"] == 1 and s["median_ms"] == s["p95_ms"] == s["max_ms"] > 0
+        assert out["within_targets"][k] == (s["p95_ms"] < out["targets"]["interaction_ms"])
+    assert out["within_targets"]["first_paint"] == (out["first_paint_s"] < out["targets"]["first_paint_s"])
+    assert "first paint" in r.stdout and "replay step" in r.stdout
