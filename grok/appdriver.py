@@ -347,8 +347,8 @@ class FrequencyToggle:
         else:
             box = page.locator(f"{MAIN} [data-testid='stMultiSelect'] input").first
             box.click(timeout=timeout_ms)
-            box.fill(self.removed.split()[0])
-            option = page.locator("[role='option']", has_text=self.removed).first
+            box.fill(self.removed)  # the whole label: a bare "1" lists 10..19 before "1 (key)"
+            option = page.get_by_role("option", name=self.removed, exact=True).first
             option.wait_for(timeout=timeout_ms)
             t0 = time.perf_counter()
             option.click(timeout=timeout_ms)
