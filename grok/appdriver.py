@@ -35,7 +35,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOST = "127.0.0.1"
-TIMEOUT_MS = 60_000  # one wait; generous because the suite shares 2 cores with other jobs
+TIMEOUT_MS = 120_000  # one wait; generous: a cold p = 113 page on 2 cores shared with other jobs can take a while
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 NAV_LINK = "[data-testid='stSidebarNavLink']"
@@ -133,7 +133,8 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop the server and remove its log (read log_tail() first if it matters)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -141,6 +142,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
+        if not keep_log:
+            self.log.unlink(missing_ok=True)
 
 
 def start_server(app: Path = APP, env: dict[str, str] | None = None, port: int | None = None, cwd: Path = ROOT) -> Server:

@@ -16,6 +16,7 @@ report names the run so numbers are never compared across runs by mistake.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -45,8 +46,10 @@ def measure(n: int, target: drv.Target, timeout_s: float = 600) -> dict:
         page = drv.new_page(browser)
         page.goto("about:blank")
         srv = drv.start_server(env=target.env())
+        stage = "server start"
         try:
             out["server_health_s"] = srv.wait_healthy(timeout=120)
+            stage = "first paint"
             page.goto(drv.page_url(srv.url, "/", run=target.run), timeout=120_000)
             drv.first_chart_visible(page, timeout_ms=120_000)
             out["first_paint_s"] = time.perf_counter() - srv.started
@@ -65,20 +68,27 @@ def measure(n: int, target: drv.Target, timeout_s: float = 600) -> dict:
                     raise RuntimeError(f"exception on {name}: {errs[0]}")
                 return stats_ms(xs)
 
+            stage = "ask"
             drv.goto_page(page, srv.url, PAGES["ask"], run=target.run)
             xs = iter(range(10**6))
             out["ask"] = repeat("ask", lambda: drv.ask(page, 5 + next(xs) % 2), warmups=1)
 
+            stage = "ablation toggle"
             drv.goto_page(page, srv.url, PAGES["ablations"], run=target.run)
             toggle = drv.FrequencyToggle()
             out["ablation"] = repeat("ablation", lambda: toggle(page), warmups=2)  # both states cached
 
-            drv.goto_page(page, srv.url, PAGES["replay"], run=target.run)
+            stage = "replay step"
+            # a run without replay.safetensors shows a "Build replay" button and no charts
+            drv.goto_page(page, srv.url, dataclasses.replace(PAGES["replay"], min_charts=0), run=target.run)
             if drv.replay_slider(page).count():
+                drv.wait_page(page, PAGES["replay"])
                 out["replay"] = repeat("replay", lambda: drv.replay_step(page), warmups=2)
             else:
                 out["replay"] = None
                 out["note"] += "; this run has no replay, so no replay step"
+        except Exception as e:
+            raise RuntimeError(f"the benchmark failed during {stage}: {e}\n--- server log ---\n{srv.log_tail()}") from e
         finally:
             srv.stop()
             browser.close()

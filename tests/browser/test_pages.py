@@ -45,7 +45,7 @@ def test_page_renders_charts_and_screenshot(name, open_page, screenshots_dir):
         box = drawn.first.bounding_box()
         assert box and box["width"] > 50 and box["height"] > 50, box  # a real drawing, not an empty frame
     if name != "home":  # the sidebar shows the session's run
-        assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible()
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.wait_for(state="visible", timeout=10_000)
     out = screenshots_dir / f"{name}.png"
     size = screenshot(page, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
