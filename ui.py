@@ -28,7 +28,13 @@ CONTRAST_RUN = "mod113-no-wd"
 def user_runs_dir() -> Path:
     """Where live training writes: runs/ locally, a pruned temp folder in demo mode."""
     d = os.environ.get("GROK_RUNS_DIR")
-    return Path(d) if d else runs_mod.USER_RUNS
+    if d:
+        return Path(d)
+    if os.environ.get("GROK_DEMO", "") not in ("", "0", "false", "False"):
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "grok-runs"
+    return runs_mod.USER_RUNS
 
 
 def run_roots() -> tuple[Path, ...]:

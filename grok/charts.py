@@ -26,7 +26,7 @@ def phase_bands(phases: Sequence, y_field: str | None = None) -> alt.Chart | Non
     names = list(PHASE_COLORS)
     return alt.Chart(df).mark_rect(opacity=0.55).encode(
         x="start:Q", x2="end:Q",
-        color=alt.Color("phase:N", scale=alt.Scale(domain=names, range=[PHASE_COLORS[n] for n in names]), legend=alt.Legend(title="phase", orient="right")),
+        color=alt.Color("phase:N", scale=alt.Scale(domain=names, range=[PHASE_COLORS[n] for n in names]), legend=alt.Legend(title="phase", orient="bottom", direction="horizontal")),
         tooltip=["phase", "start", "end"],
     )
 
@@ -36,9 +36,10 @@ def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, mark
     """Lines of `value` over `step` per `series` (long format), log step axis (step 0 drawn at 1)."""
     df = df.copy()
     df["step1"] = df["step"].clip(lower=1)
-    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False))
+    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False),
+              axis=alt.Axis(format="~e", tickCount=6) if log_y else alt.Axis())
     enc = dict(
-        x=alt.X("step1:Q", title="step", scale=alt.Scale(type="log")), y=y,
+        x=alt.X("step1:Q", title="step (log)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", tickCount=5)), y=y,
         color=alt.Color(f"{color_field}:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{color_field}:N"), alt.Tooltip("value:Q", format=".3g")],
     )
@@ -94,9 +95,9 @@ def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_ti
         tip.append(alt.Tooltip("row_label:N", title=f"{y_title} basis"))
     if col_labels is not None:
         tip.append(alt.Tooltip("col_label:N", title=f"{x_title} basis"))
-    base = alt.Chart(df).mark_rect().encode(
-        x=alt.X("col:O", title=x_title, axis=alt.Axis(labels=False, ticks=False)),
-        y=alt.Y("row:O", title=y_title, axis=alt.Axis(labels=False, ticks=False)),
+    base = alt.Chart(df).mark_rect(strokeWidth=0).encode(
+        x=alt.X("col:O", title=x_title, axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(paddingInner=0, paddingOuter=0)),
+        y=alt.Y("row:O", title=y_title, axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(paddingInner=0, paddingOuter=0)),
         color=alt.Color("value:Q", title=color_title, scale=scale),
         tooltip=tip,
     )
@@ -104,13 +105,13 @@ def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_ti
     if highlight is not None:
         hl = pd.DataFrame({"row": [highlight[0]], "col": [highlight[1]]})
         layers.append(alt.Chart(hl).mark_rect(fill=None, stroke="#ff00ff", strokeWidth=3).encode(x="col:O", y="row:O"))
-    return alt.layer(*layers).properties(width=size, height=size, title=title)
+    return natural_size(alt.layer(*layers).properties(width=size, height=size, title=title))
 
 
 def votes(df: pd.DataFrame, answer: int, height: int = 260) -> alt.LayerChart:
     """Per-frequency logit contribution over the output c (`c`, `value`, `k`), true answer marked."""
     lines = alt.Chart(df).mark_line().encode(
-        x=alt.X("c:Q", title="output c"), y=alt.Y("value:Q", title="logit contribution"),
+        x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, int(df["c"].max())], nice=False)), y=alt.Y("value:Q", title="logit contribution"),
         color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top")),
         tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
     )

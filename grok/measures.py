@@ -14,7 +14,7 @@ from .data import Dataset, grid_tokens
 from .model import Transformer
 
 CLUSTER_THRESHOLD = 0.85  # a neuron is "clustered" when one frequency explains this much
-KEY_FREQ_REL = 0.1  # a key frequency carries at least this fraction of the top frequency's logit energy
+KEY_FREQ_SHARE = 0.01  # a key frequency carries at least this share of the logits' energy along all (x+y) waves
 KEY_FREQ_MAX = 8
 
 
@@ -107,14 +107,16 @@ def key_frequencies(logits: torch.Tensor) -> list[int]:
     """The key frequencies, by a deterministic rule.
 
     Rule: rank k = 1..(p-1)/2 by the energy of the grid logits along cos(w_k(x+y)) and
-    sin(w_k(x+y)) (`logit_freq_energy`), and keep, in that order, every k whose energy is at
-    least 10 % of the largest one, at most 8. Ties break towards the smaller k.
-    A grokked model concentrates its logits on a few frequencies (3 to 7); a memorising one
-    spreads them, so early in training the rule returns up to 8 weak ones."""
+    sin(w_k(x+y)) (`logit_freq_energy`), and keep, in that order, every k that carries at
+    least 1 % of the summed energy of all k, at most 8. Ties break towards the smaller k.
+    A grokked model concentrates its logits on a few frequencies (3 to 7), though not evenly:
+    a share of the total (rather than of the top frequency) keeps a minor key frequency
+    that one dominant frequency would hide. A memorising model spreads its logits, so early
+    in training the rule returns up to 8 weak ones."""
     e = logit_freq_energy(logits)
     order = sorted(range(e.numel()), key=lambda i: (-e[i].item(), i))
-    top = e[order[0]].item()
-    keys = [i + 1 for i in order if e[i].item() >= KEY_FREQ_REL * top and top > 0]
+    total = e.sum().item()
+    keys = [i + 1 for i in order if total > 0 and e[i].item() >= KEY_FREQ_SHARE * total]
     return keys[:KEY_FREQ_MAX] or [order[0] + 1]
 
 

@@ -212,11 +212,12 @@ class Transformer(nn.Module):
         table, pre_const, logit_const, s0, s1, s2, W_L = self.fast_tables()
         scores = torch.stack([s0[x], s1[y], s2.expand(x.shape[0], H)], dim=2)  # [B, H, 3]
         pattern = scores.softmax(-1)  # [B, H, 3]
+        B = x.shape[0]
         h = torch.arange(H, device=x.device)
-        idx = torch.stack(
-            [x[:, None] * H + h, p * H + y[:, None] * H + h, (2 * p * H + h).expand(x.shape[0], H)], dim=2
-        )  # [B, H, 3] rows of the table
-        bag = F.embedding_bag(idx.reshape(x.shape[0], -1), table, per_sample_weights=pattern.reshape(x.shape[0], -1), mode="sum")
+        idx = torch.stack([x[:, None] * H + h, p * H + y[:, None] * H + h], dim=2)  # [B, H, 2] rows of the table
+        # the "=" rows are the same for every example: a small matmul, not part of the bag
+        bag = F.embedding_bag(idx.reshape(B, -1), table[: 2 * p * H], per_sample_weights=pattern[:, :, :2].reshape(B, -1), mode="sum")
+        bag = bag + pattern[:, :, 2] @ table[2 * p * H:]  # [B, d_mlp + p]
         pre = bag[:, : cfg.d_mlp] + pre_const  # [B, d_mlp]
         logits = bag[:, cfg.d_mlp:] + F.relu(pre) @ W_L + logit_const  # [B, p]
         return logits, pre, pattern

@@ -37,7 +37,7 @@ class SnapshotAnalysis:
 def analyse(model: Transformer, ds: Dataset, key_freqs=None) -> SnapshotAnalysis:
     acts = measures.grid_activations(model)
     p = model.cfg.p
-    ks = measures.key_frequencies(acts.logits) if key_freqs is None else list(key_freqs)
+    ks = sorted(measures.key_frequencies(acts.logits) if key_freqs is None else key_freqs)  # shown in k order everywhere
     prob = acts.logits.double().softmax(-1).gather(1, ds.labels[:, None]).squeeze(1)
     en, un = measures.embed_freq_norms(model), measures.unembed_freq_norms(model)
     metrics = {

@@ -225,3 +225,22 @@ def test_progress_measures(clock):
     assert pm["excluded_loss"] > 0.95 * math.log(p) and pm["restricted_loss"] < 0.05
     pm2 = measures.progress_measures(model, ds, ks=[1])  # the replay passes fixed frequencies
     assert pm2["key_frequencies"] == [1] and pm2["logit_var_explained"] < 0.01
+
+
+def test_key_frequencies_keep_a_minor_frequency_beside_a_dominant_one():
+    """Energy shares 0.89 / 0.07 / 0.027 / 0.013 (as in the shipped Grokfast run) are all key;
+    a 0.5 % share is not."""
+    import math
+
+    from grok import fourier
+    from grok.measures import key_frequencies
+
+    p = 31
+    D = fourier.sum_directions(p, [1, 5, 9, 12, 14], torch.float64)  # [p*p, 10]
+    shares = {1: 0.89, 5: 0.07, 9: 0.027, 12: 0.013, 14: 0.005}
+    c = torch.arange(p, dtype=torch.float64)
+    cols = []
+    for j, (k, s) in enumerate(shares.items()):  # logits = sum_k a_k * cos-direction(x+y) * cos(w_k c)
+        cols.append(math.sqrt(s) * D[:, 2 * j, None] * torch.cos(2 * math.pi * k * c / p)[None] * 50)
+    logits = sum(cols).float()
+    assert key_frequencies(logits) == [1, 5, 9, 12]

@@ -31,10 +31,12 @@ with left:
                "at initialisation every frequency carries about the same.")
 with right:
     counts = {**cl.counts(), "unclustered": n_neurons - n_clustered}
+    n_in_keys = sum(n for k, n in cl.counts().items() if k in ks)
     st.altair_chart(charts.counts(counts, ks, title="MLP neurons per frequency", height=300), width="stretch")
     st.caption(f"{n_clustered} of {n_neurons} neurons have at least {cl.threshold:.0%} of their (centred) activation "
                "variance in the terms of one frequency: const, cos/sin(w_k x), cos/sin(w_k y) and their products. "
-               "Grokked, almost all neurons fall into the clusters of the key frequencies.")
+               f"In a grokked model the clustered neurons sit on the key frequencies (red; here {n_in_keys} of {n_clustered}); "
+               "the paper's run clustered 433 of 512, ours fewer: the rest mix frequencies or carry little signal.")
 
 with st.expander("The numbers on a circle, in each key frequency's plane of W_E"):
     circ = circle_coords(a.model, ks).numpy()  # [len(ks), p, 2]

@@ -210,7 +210,13 @@ def scrubbed() -> None:
         st.caption("Pick one or more runs to see them next to this one at the same step.")
         return
     here = next((n for n, d in found.items() if d.resolve() == run.path.resolve()), run.name)
-    shown = [(here, run, rp)] + [(n, r, ui.replay(r)) for n, r in ((n, ui.open_run(found[n])) for n in chosen)]
+    shown = [(here, run, rp)]
+    for n in chosen:  # a broken run in the list gets its own error, never the page's exception
+        try:
+            r = ui.open_run(found[n])
+            shown.append((n, r, ui.replay(r)))
+        except ckpt.CheckpointError as e:
+            st.error(f"Run **{n}** cannot be compared: {e}", icon=":material/error:")
     for col, (name, r, rpl) in zip(st.columns(len(shown)), shown):
         fr = rv.nearest_frame(rpl.steps, step)
         with col:

@@ -13,7 +13,6 @@ import json
 import os
 import random
 import shutil
-import time
 import urllib.request
 from pathlib import Path
 
