@@ -18,6 +18,12 @@ PHASE_COLORS = {
 SERIES_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 
 
+def fit_x(chart):
+    """Stretch to the column's width but keep the given height for the plot itself (Streamlit's
+    default autosize "fit" squeezes legends and axes into it, leaving thin plots)."""
+    return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+
+
 def phase_bands(phases: Sequence, y_field: str | None = None) -> alt.Chart | None:
     """Background rectangles, one per phase (objects with name, start, end)."""
     if not phases:
@@ -54,7 +60,7 @@ def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, mark
     layers.append(alt.Chart(df).mark_line(strokeWidth=2).encode(**enc))
     if marker is not None:
         layers.append(alt.Chart(pd.DataFrame({"step1": [max(marker, 1)]})).mark_rule(color="black", strokeWidth=2).encode(x="step1:Q"))
-    return alt.layer(*layers).properties(height=height, title=title).resolve_scale(color="independent")
+    return fit_x(alt.layer(*layers).properties(height=height, title=title).resolve_scale(color="independent"))
 
 
 def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False) -> alt.Chart:
@@ -70,12 +76,12 @@ def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: 
         df["bar"] = df["value"].clip(lower=lo)
         y = alt.Y("bar:Q", title=y_title, scale=alt.Scale(type="log", domainMin=lo), axis=alt.Axis(format=".0e"))
         extra["y2"] = alt.datum(lo)
-    return alt.Chart(df).mark_bar().encode(
+    return fit_x(alt.Chart(df).mark_bar().encode(
         x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=[int(i) for i in k if i % 5 == 0 or i in set(key_freqs)])),
         y=y, **extra,
         color=alt.Color("key:N", scale=alt.Scale(domain=["key", "other"], range=["#d62728", "#9ecae1"]), legend=alt.Legend(title=None, orient="top")),
         tooltip=["k", alt.Tooltip("value:Q", format=".3g"), "key"],
-    ).properties(height=height, title=title)
+    ).properties(height=height, title=title))
 
 
 def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_title: str = "value", scheme: str = "viridis",
@@ -116,7 +122,7 @@ def votes(df: pd.DataFrame, answer: int, height: int = 260) -> alt.LayerChart:
         tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
     )
     rule = alt.Chart(pd.DataFrame({"c": [answer], "label": [f"answer {answer}"]})).mark_rule(color="black", strokeDash=[4, 3], strokeWidth=2).encode(x="c:Q", tooltip=["label"])
-    return alt.layer(lines, rule).properties(height=height)
+    return fit_x(alt.layer(lines, rule).properties(height=height))
 
 
 def clock(df: pd.DataFrame, size: int = 180) -> alt.FacetChart:

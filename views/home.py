@@ -43,10 +43,10 @@ show_contrast = contrast is not None and st.toggle("Overlay the run without weig
 runs_shown = [run] + ([contrast] if show_contrast else [])
 loss_df = pd.concat([long(r, ["train_loss", "test_loss"], lambda k: k.replace("_loss", "")) for r in runs_shown])
 acc_df = pd.concat([long(r, ["train_acc", "test_acc"], lambda k: k.replace("_acc", "")) for r in runs_shown])
-st.altair_chart(charts.curves(loss_df, "loss (log)", phases=ph, dash_field="run", title="Loss", height=300), width="stretch")
+st.altair_chart(charts.curves(loss_df, "loss (log)", phases=ph, dash_field="run", title="Loss", height=260), width="stretch")
 st.caption("Train loss falls within a few hundred steps (memorisation); test loss rises, then collapses thousands "
            "of steps later. Shaded bands are the phases detected from these curves; the dashed run has no weight decay and never generalises.")
-st.altair_chart(charts.curves(acc_df, "accuracy", log_y=False, phases=ph, dash_field="run", title="Accuracy", height=240), width="stretch")
+st.altair_chart(charts.curves(acc_df, "accuracy", log_y=False, phases=ph, dash_field="run", title="Accuracy", height=200), width="stretch")
 st.caption(f"Training accuracy hits 100 % early; test accuracy stays near chance (1/{run.config.model.p}) until the clean-up phase, then jumps to 100 %.")
 
 if ph:

@@ -104,12 +104,6 @@ def frame_slider() -> int:
     return step
 
 
-def fit_x(chart):
-    """Stretch to the column's width but keep the given height for the plot itself (Streamlit's
-    default autosize "fit" squeezes legends and axes into it, leaving thin plots)."""
-    return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
-
-
 # The same colours for train / test as the Loss chart above (Streamlit's palette), in the
 # alphabetical order Vega-Lite gives the series: excluded, restricted, test, train.
 PROGRESS_COLORS = ["#ff2b2b", "#29b09d", "#0068c9", "#83c9ff"]
@@ -143,11 +137,11 @@ def scrubbed() -> None:
 
     left, right = st.columns([3, 2])
     with left:
-        st.altair_chart(fit_x(loss_chart(run, rp, step, ph, 220)), width="stretch")
+        st.altair_chart(charts.fit_x(loss_chart(run, rp, step, ph, 220)), width="stretch")
         st.caption("The black line is this frame. Train loss falls first (memorisation); test loss stays high through circuit "
                    "formation, then collapses in the clean-up phase. Bands are the detected phases.")
     with right:
-        st.altair_chart(fit_x(spectrum_chart(rp, f, 220, f"Embedding spectrum at step {step:,}")), width="stretch")
+        st.altair_chart(charts.fit_x(spectrum_chart(rp, f, 220, f"Embedding spectrum at step {step:,}")), width="stretch")
         st.caption(f"Norm of each frequency k in the embedding W_E (fixed scale across frames). At first all frequencies are "
                    f"alike; as the clock forms, the key frequencies (red: {', '.join(map(str, rp.key_freqs))}) stand out and weight decay shrinks the rest.")
 
@@ -173,24 +167,24 @@ def scrubbed() -> None:
         counts = rv.cluster_counts(rp, f)
         chart = charts.counts(counts, rp.key_freqs, title="Neurons per frequency", height=200).encode(
             y=alt.Y("neurons:Q", title="neurons", scale=alt.Scale(domain=[0, rv.max_cluster_count(rp)])))
-        st.altair_chart(fit_x(chart), width="stretch")
+        st.altair_chart(charts.fit_x(chart), width="stretch")
         st.caption("An MLP neuron joins frequency k when the terms of k explain at least 85 % of its activation's variance over the "
                    "grid; 'other' counts neurons clustered on a non-key frequency. Watch the grey 'unclustered' bar drain into "
                    "the key frequencies as the circuit forms.")
     with right:
         chart = charts.curves(rv.replay_long(rp, rv.PROGRESS_LOSS_SERIES), "loss (log)", phases=ph, marker=step, height=200,
                               title="Restricted and excluded loss")
-        st.altair_chart(fit_x(chart).configure_range(category=PROGRESS_COLORS), width="stretch")
+        st.altair_chart(charts.fit_x(chart).configure_range(category=PROGRESS_COLORS), width="stretch")
         st.caption("Restricted: the loss when only the key frequencies are kept; it falls well before the test loss. Excluded: the "
                    "training loss with them removed; it rises during circuit formation, as the model comes to rely on them.")
     left, right = st.columns(2)
     with left:
-        st.altair_chart(fit_x(charts.curves(rv.replay_long(rp, rv.GINI_SERIES), "Gini coefficient", log_y=False, phases=ph, marker=step,
+        st.altair_chart(charts.fit_x(charts.curves(rv.replay_long(rp, rv.GINI_SERIES), "Gini coefficient", log_y=False, phases=ph, marker=step,
                                             height=200, title="Sparsity in the Fourier basis")), width="stretch")
         st.caption("Gini coefficient of the frequency norms of the embedding W_E and of the neuron-to-logit map "
                    "W_L = W_out W_U: it rises as the representation concentrates on a few frequencies.")
     with right:
-        st.altair_chart(fit_x(charts.curves(rv.replay_long(rp, rv.NORM_SERIES), "sum of squared weights", log_y=False, phases=ph, marker=step,
+        st.altair_chart(charts.fit_x(charts.curves(rv.replay_long(rp, rv.NORM_SERIES), "sum of squared weights", log_y=False, phases=ph, marker=step,
                                             height=200, title="Weight norm")), width="stretch")
         st.caption("Weight decay at work: the total squared weight falls during clean-up, as the memorising solution is removed.")
 
@@ -221,8 +215,8 @@ def scrubbed() -> None:
         fr = rv.nearest_frame(rpl.steps, step)
         with col:
             st.markdown(f"**{name}**  \nweight decay {r.config.wd:g}, p = {r.config.model.p}, frame at step {rpl.steps[fr]:,}")
-            st.altair_chart(fit_x(loss_chart(r, rpl, rpl.steps[fr], ui.phases(r), 150, title="")), width="stretch")
-            st.altair_chart(fit_x(spectrum_chart(rpl, fr, 110)), width="stretch")
+            st.altair_chart(charts.fit_x(loss_chart(r, rpl, rpl.steps[fr], ui.phases(r), 150, title="")), width="stretch")
+            st.altair_chart(charts.fit_x(spectrum_chart(rpl, fr, 110)), width="stretch")
             st.altair_chart(charts.number_circle(rv.circle_frame(rpl, fr), size=90, columns=3), width="content")
     st.caption("Same step, different runs: compare where each run is in its phases, how concentrated its embedding spectrum "
                "is and whether its numbers sit on circles."

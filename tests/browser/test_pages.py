@@ -1,5 +1,5 @@
 """Every page in headless Chromium, as a visitor sees it: no exception box, the charts drawn,
-a screenshot for the README (docs/screenshots/<page>.png), one person-like interaction per
+a screenshot (tests/artifacts/screenshots/<page>.png; GROK_SCREENSHOTS=docs/screenshots refreshes the README's), one person-like interaction per
 main page, and bad links that warn instead of failing."""
 from __future__ import annotations
 
