@@ -58,7 +58,7 @@ class PageSpec:
 # training starts; Replay's side-by-side section adds more when other runs have replays).
 APP_PAGES = (
     PageSpec("home", "/", "Home", "grok-explorer", 2),
-    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 3),
+    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 2),
     PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 6),
     PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 2),
     PageSpec("replay", "/replay", "Replay", "Replay", 6),

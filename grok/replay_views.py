@@ -126,24 +126,5 @@ def replay_runs(found: Mapping[str, Path], exclude: Path | None = None) -> list[
     return [name for name, d in found.items() if Path(d).resolve() != skip and (Path(d) / ckpt.REPLAY_FILE).exists()]
 
 
-# ---------------------------------------------------------------- activation maps as images
-# Viridis at 9 evenly spaced points; linear interpolation between them is visually the same
-# colour map as the heatmaps elsewhere in the app (no matplotlib needed).
-_VIRIDIS = np.array([[68, 1, 84], [71, 45, 123], [59, 82, 139], [44, 114, 142], [33, 145, 140],
-                     [40, 174, 128], [94, 201, 98], [173, 220, 48], [253, 231, 37]], dtype=float)
-
-
-def viridis_image(values: np.ndarray, cell: int = 2) -> np.ndarray:
-    """[rows, cols] values -> [rows*cell, cols*cell, 3] uint8 RGB, min dark purple, max yellow,
-    each value a cell x cell block (sharp pixels, unlike the browser's smooth upscaling).
-    A PNG of this is ~100x lighter for the browser than a 12,769-rect Vega heatmap, which is
-    what lets the replay animate at p = 113."""
-    v = np.asarray(values, dtype=float)
-    lo, hi = float(v.min()), float(v.max())
-    t = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
-    x = t * (len(_VIRIDIS) - 1)
-    i = np.clip(np.floor(x).astype(int), 0, len(_VIRIDIS) - 2)
-    f = (x - i)[..., None]
-    rgb = _VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f  # [rows, cols, 3]
-    rgb = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
-    return np.round(rgb).astype(np.uint8)
+# activation maps as images: grok.images (re-exported here for the Replay page)
+from .images import viridis_image  # noqa: E402,F401

@@ -127,3 +127,16 @@ def test_viridis_image_colours_and_blocks():
     assert img[3, 3].tolist() == [59, 82, 139]  # a quarter: 3rd anchor
     assert (img[:3, :3] == img[0, 0]).all()  # each value is a 3 x 3 block
     assert (rv.viridis_image(np.full((2, 2), 7.0)) == [68, 1, 84]).all()  # constant map: no division by zero
+
+
+def test_grid_image_palettes_range_and_highlight():
+    from grok.images import grid_image
+
+    v = np.array([[0.0, 1.0], [1.0, 0.0]])
+    img = grid_image(v, cell=4, lo=0, hi=1, palette="redgreen")
+    assert img.shape == (8, 8, 3)
+    assert (img[0, 0] == [215, 48, 39]).all() and (img[0, 4] == [26, 152, 80]).all()  # wrong red, right green
+    hl = grid_image(np.zeros((5, 5)), cell=3, lo=0, hi=1, highlight=(2, 2))
+    magenta = (hl == [255, 0, 255]).all(-1)
+    assert magenta[3, 3] and magenta[9, 9] and not magenta[7, 7]  # a frame around cell (2, 2), its inside untouched
+    assert not magenta[0, 0]

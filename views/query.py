@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from grok import charts
+from grok.images import grid_image
 from grok.snapshot import clock_angles, freq_votes, top_predictions
 
 st.title("Ask the model")
@@ -49,11 +50,12 @@ st.caption("For each key frequency k, x and y are rotations by angle w_k·x and 
            "x + y (red). The model computes this rotation with cos(a)cos(b) − sin(a)sin(b) = cos(a + b).")
 
 mode = st.radio("Colour the table by", ["correct or not", "confidence in the right answer"], horizontal=True, key="query_table_mode")
+cell = max(2, 460 // p)
 if mode == "correct or not":
-    grid, title, scheme, dom = a.correct.float().numpy(), "correct (1) / wrong (0)", "redyellowgreen", (0, 1)
+    img, legend = grid_image(a.correct.float().numpy(), cell, 0, 1, "redgreen", highlight=(x, y)), "green = right, red = wrong"
 else:
-    grid, title, scheme, dom = a.probs_correct.numpy(), "P(right answer)", "viridis", (0, 1)
-st.altair_chart(charts.heatmap(grid, color_title=title, scheme=scheme, domain=dom, highlight=(x, y), size=460,
-                               title=f"All {p}×{p} sums at step {step}"), width="content")
+    img, legend = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis", highlight=(x, y)), "P(right answer): 0 dark purple .. 1 yellow"
+st.markdown(f"**All {p}×{p} sums at step {step}** ({legend})")
+st.image(img, width=img.shape[1])
 st.caption(f"Rows are x, columns y; the magenta square is {x} + {y}. A memorising model is right only on the 30 % training pairs "
            f"(a speckle); a grokked one is right everywhere. Here: train {a.metrics['train_acc']:.1%}, test {a.metrics['test_acc']:.1%}.")
