@@ -202,6 +202,15 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def current() -> tuple[runs_mod.Run, int]:
+    """The sidebar's run and step for a page; stops the page when no run loads (the sidebar
+    and app.py have already said why)."""
+    run, step = st.session_state.get("run"), st.session_state.get("step")
+    if run is None:
+        st.stop()
+    return run, step
+
+
 # ---------------------------------------------------------------- the shared sidebar
 def sidebar() -> tuple[runs_mod.Run | None, int | None]:
     """Run and step pickers shared by every page; (run, step) or (None, None) if no run loads."""

@@ -118,7 +118,7 @@ def votes(df: pd.DataFrame, answer: int, height: int = 260) -> alt.LayerChart:
     """Per-frequency logit contribution over the output c (`c`, `value`, `k`), true answer marked."""
     lines = alt.Chart(df).mark_line().encode(
         x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, int(df["c"].max())], nice=False)), y=alt.Y("value:Q", title="logit contribution"),
-        color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top")),
+        color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top"), sort=sorted(df["k"].unique(), key=int)),
         tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
     )
     rule = alt.Chart(pd.DataFrame({"c": [answer], "label": [f"answer {answer}"]})).mark_rule(color="black", strokeDash=[4, 3], strokeWidth=2).encode(x="c:Q", tooltip=["label"])

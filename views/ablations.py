@@ -7,9 +7,7 @@ import ui
 from grok import ablate, charts, fourier
 
 st.title("Frequency ablations")
-run, step = st.session_state.get("run"), st.session_state.get("step")
-if run is None:
-    st.stop()
+run, step = ui.current()
 p = run.config.model.p
 a = ui.analysis(run, step)
 ks = a.key_freqs

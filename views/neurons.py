@@ -8,9 +8,7 @@ from grok import charts, fourier, measures, neurons as nmod
 from grok.replay import circle_coords
 
 st.title("Trigonometric neurons")
-run, step = st.session_state.get("run"), st.session_state.get("step")
-if run is None:
-    st.stop()
+run, step = ui.current()
 p = run.config.model.p
 a = ui.analysis(run, step)
 ks, cl = a.key_freqs, a.clusters

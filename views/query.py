@@ -8,9 +8,7 @@ from grok.images import grid_image
 from grok.snapshot import clock_angles, freq_votes, top_predictions
 
 st.title("Ask the model")
-run, step = st.session_state.get("run"), st.session_state.get("step")
-if run is None:
-    st.stop()
+run, step = ui.current()
 p = run.config.model.p
 a = ui.analysis(run, step)
 
