@@ -521,3 +521,21 @@ def percentile(xs: list[float], q: float) -> float | None:
 
 def summary(xs: list[float]) -> dict:
     return {"n": len(xs), "p50_s": percentile(xs, 50), "p95_s": percentile(xs, 95), "max_s": max(xs) if xs else None}
+
+
+def report_cli(compute, table, as_json: bool) -> int:
+    """The common tail of the browser CLIs (bench_app, tests.load): refuse clearly without
+    Chromium, run, print the table and, with --json, one JSON object on the last line."""
+    import json
+    import sys
+
+    why = chromium_missing()
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    r = compute()
+    print(table(r))
+    if as_json:
+        print(json.dumps(r))
+    return 0
+

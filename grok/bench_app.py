@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -129,15 +128,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.runs < 1:
         ap.error("--runs must be at least 1")
-    why = drv.chromium_missing()
-    if why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    r = measure(a.runs, drv.default_target(a.run, a.runs_dir), a.timeout)
-    print(table(r))
-    if a.json:
-        print(json.dumps(r))
-    return 0
+    return drv.report_cli(lambda: measure(a.runs, drv.default_target(a.run, a.runs_dir), a.timeout), table, a.json)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ run by --timeout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -301,15 +300,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if not 1 <= a.sessions <= MAX_SESSIONS or not 1 <= a.passes <= MAX_PASSES:
         ap.error(f"--sessions must be 1..{MAX_SESSIONS} and --passes 1..{MAX_PASSES}")
-    why = drv.chromium_missing()
-    if why:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    r = load_test(a.sessions, a.passes, drv.default_target(a.run, a.runs_dir), a.timeout)
-    print(table(r))
-    if a.json:
-        print(json.dumps(r))
-    return 0
+    return drv.report_cli(lambda: load_test(a.sessions, a.passes, drv.default_target(a.run, a.runs_dir), a.timeout), table, a.json)
 
 
 if __name__ == "__main__":
