@@ -18,7 +18,12 @@ def test_bench_app_reports_every_number(run_cli):
             pytest.fail(f"the app benchmark cannot run in CI: {why}", pytrace=False)
         pytest.skip(why)
     r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    if r.returncode != 0:
+        # One more try: on a loaded 2-core machine a browser interaction has been seen to stall
+        # past its time limit (a whole-browser hiccup, not a wrong answer); a second failure fails.
+        first = r.stderr[-1500:]
+        r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
+        assert r.returncode == 0, "failed twice; first: " + first + "\nsecond: " + r.stdout[-2000:] + r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for k in KEYS:
         assert k in out, k
