@@ -14,7 +14,6 @@ A run folder (written by `python -m grok.train`):
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -14,7 +14,6 @@ copies the shippable files of the run into DEST and writes its model card.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path

@@ -91,3 +91,22 @@ def tiny_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(), out, progress=False)
     return out
+
+
+def require_chromium_or_skip() -> None:
+    """Skip where Debian's chromium is missing, but FAIL under CI=true: a browser test that
+    silently skips in CI tests nothing."""
+    from grok import appdriver as drv
+
+    why = drv.chromium_missing()
+    if why is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run in CI: {why}", pytrace=False)
+    pytest.skip(f"no browser here: {why}")
+
+
+@pytest.fixture(scope="session")
+def require_chromium():
+    return require_chromium_or_skip
+

@@ -3,20 +3,13 @@ thresholds: the budgets are measured by the benchmark, never asserted)."""
 from __future__ import annotations
 
 import json
-import os
 
-import pytest
 
-from grok import appdriver as drv
 from grok.bench_app import KEYS
 
 
-def test_bench_app_reports_every_number(run_cli):
-    why = drv.chromium_missing()
-    if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the app benchmark cannot run in CI: {why}", pytrace=False)
-        pytest.skip(why)
+def test_bench_app_reports_every_number(run_cli, require_chromium):
+    require_chromium()
     r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
     if r.returncode != 0:
         # One more try: on a loaded 2-core machine a browser interaction has been seen to stall

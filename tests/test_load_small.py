@@ -4,23 +4,17 @@ is measured by `python -m tests.load`, never asserted."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from grok import appdriver as drv
 
 SCENARIO_KEYS = ("first_paint", "page_switch", "interaction", "interaction_by_page", "errors", "error_messages",
                  "rss_start_mb", "rss_peak_mb", "rss_after_pass_mb", "rss_growth_mb", "cpu_mean_pct", "cpu_peak_pct", "samples")
 
 
 @pytest.fixture(scope="module")
-def report(run_cli):
-    why = drv.chromium_missing()
-    if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the load test cannot run in CI: {why}", pytrace=False)
-        pytest.skip(why)
+def report(run_cli, require_chromium):
+    require_chromium()
     r = run_cli("tests.load", "--sessions", "2", "--passes", "1", "--json", "--timeout", "480", timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1]), r.stdout

@@ -232,7 +232,6 @@ def test_key_frequencies_keep_a_minor_frequency_beside_a_dominant_one():
     a 0.5 % share is not."""
     import math
 
-    from grok import fourier
     from grok.measures import key_frequencies
 
     p = 31

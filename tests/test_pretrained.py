@@ -1,12 +1,10 @@
 """The shipped runs: each loads through grok.checkpoint, carries its config, and its weights
 really have the accuracy the model card claims (recomputed here on all 12,769 pairs)."""
 import json
-from pathlib import Path
 
 import pytest
-import torch
 
-from grok import checkpoint as ckpt, measures, replay
+from grok import checkpoint as ckpt, measures
 from grok.data import make_dataset
 from grok.runs import PRETRAINED, open_run
 

@@ -1,7 +1,5 @@
 """Sparse linear probes: exact on the clock's embedding, low on random weights, and the greedy
 selection equal to brute force on small cases."""
-import itertools
-import math
 
 import pytest
 import torch

@@ -7,7 +7,6 @@ skip locally, but FAIL in CI (CI=true): a browser suite that silently skips test
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,8 @@ import pytest
 from grok import appdriver as drv
 
 
-def require_chromium() -> None:
-    why = drv.chromium_missing()
-    if why is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run in CI: {why}", pytrace=False)
-    pytest.skip(f"no browser here: {why}")
-
-
 @pytest.fixture(scope="session")
-def target(tmp_path_factory) -> drv.Target:
+def target(tmp_path_factory, require_chromium) -> drv.Target:
     require_chromium()
     t = drv.default_target()
     if t.runs_dir is None:  # the shipped run: keep runs/ (being trained, maybe) out of the sidebar
@@ -44,7 +34,7 @@ def server(target):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(require_chromium):
     require_chromium()
     from playwright.sync_api import sync_playwright
 
