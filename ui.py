@@ -285,3 +285,11 @@ def training_status() -> None:
 
     with st.sidebar:
         _status()
+
+
+# ---------------------------------------------------------------- the one shared step (contract)
+def set_shared_step(step: int) -> None:
+    """Make `step` the shared step every page follows from the next run on (the Replay page's
+    in-browser player reports the frame it stopped on through this). Owner: the sidebar code."""
+    _store()["step"] = int(step)
+    st.session_state.pop("w_step", None)

@@ -96,7 +96,7 @@ def tiny_run(tmp_path_factory) -> Path:
 def require_chromium_or_skip() -> None:
     """Skip where Debian's chromium is missing, but FAIL under CI=true: a browser test that
     silently skips in CI tests nothing."""
-    from grok import appdriver as drv
+    from tools import appdriver as drv
 
     why = drv.chromium_missing()
     if why is None:

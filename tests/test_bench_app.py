@@ -1,21 +1,21 @@
-"""`python -m grok.bench_app --runs 1 --json` runs end to end and reports every number (no timing
+"""`python -m tools.bench_app --runs 1 --json` runs end to end and reports every number (no timing
 thresholds: the budgets are measured by the benchmark, never asserted)."""
 from __future__ import annotations
 
 import json
 
 
-from grok.bench_app import KEYS
+from tools.bench_app import KEYS
 
 
 def test_bench_app_reports_every_number(run_cli, require_chromium):
     require_chromium()
-    r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
+    r = run_cli("tools.bench_app", "--runs", "1", "--json", timeout=600)
     if r.returncode != 0:
         # One more try: on a loaded 2-core machine a browser interaction has been seen to stall
         # past its time limit (a whole-browser hiccup, not a wrong answer); a second failure fails.
         first = r.stderr[-1500:]
-        r = run_cli("grok.bench_app", "--runs", "1", "--json", timeout=600)
+        r = run_cli("tools.bench_app", "--runs", "1", "--json", timeout=600)
         assert r.returncode == 0, "failed twice; first: " + first + "\nsecond: " + r.stdout[-2000:] + r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for k in KEYS:

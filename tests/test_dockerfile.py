@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from grok import appdriver as drv
+from tools import appdriver as drv
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"

@@ -1,6 +1,6 @@
-"""A small run of the load test (tests/load.py): 2 browser sessions, 1 pass, against app.py and
+"""A small run of the load test (tools/load.py): 2 browser sessions, 1 pass, against app.py and
 the minimal baseline app. Asserts that nothing failed and that the report is complete; latency
-is measured by `python -m tests.load`, never asserted."""
+is measured by `python -m tools.load`, never asserted."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ SCENARIO_KEYS = ("first_paint", "page_switch", "interaction", "interaction_by_pa
 @pytest.fixture(scope="module")
 def report(run_cli, require_chromium):
     require_chromium()
-    r = run_cli("tests.load", "--sessions", "2", "--passes", "1", "--json", "--timeout", "480", timeout=600)
+    r = run_cli("tools.load", "--sessions", "2", "--passes", "1", "--json", "--timeout", "480", timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1]), r.stdout
 

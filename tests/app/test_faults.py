@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from grok import appdriver as drv
+from tools import appdriver as drv
 from grok import atomic
 from grok import checkpoint as ckpt
 from grok import jobs

@@ -1,8 +1,8 @@
 """Browser fixtures: one `streamlit run app.py` per session on a free loopback port and one
-headless Chromium, driven through grok/appdriver.py (the same waits the benchmark uses).
+headless Chromium, driven through tools/appdriver.py (the same waits the benchmark uses).
 
 The app shows pretrained/mod113 when it is shipped, else a small grokked run made for the
-session (grok.appdriver.demo_run) and selected by ?run=. Without /usr/bin/chromium the tests
+session (tools.appdriver.demo_run) and selected by ?run=. Without /usr/bin/chromium the tests
 skip locally, but FAIL in CI (CI=true): a browser suite that silently skips tests nothing.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grok import appdriver as drv
+from tools import appdriver as drv
 
 
 @pytest.fixture(scope="session")

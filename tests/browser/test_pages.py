@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from grok import appdriver as drv
+from tools import appdriver as drv
 
 PAGES = {s.name: s for s in drv.APP_PAGES}
 MAX_PNG = 400_000  # bytes: README screenshots stay small

@@ -1,8 +1,8 @@
-"""Load test for the hosted demo: `python -m tests.load [--sessions 8] [--passes 3] [--json]`.
+"""Load test for the hosted demo: `python -m tools.load [--sessions 8] [--passes 3] [--json]`.
 
 In the manner of Streamlit's own load tests: real browser sessions against one server, a
 minimal app as the baseline scenario, the server's memory and CPU sampled. Both servers run on
-free 127.0.0.1 ports: app.py and tests/load_baseline/app.py (five trivial pages: a title, a
+free 127.0.0.1 ports: app.py and tools/load_baseline/app.py (five trivial pages: a title, a
 number input, a tiny chart). For each app in turn, N threads each drive their own headless
 Chromium (own browser context, so own Streamlit session) through `passes` walks: load "/"
 (first paint: until the first chart is visible), switch to every page with the sidebar links,
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grok import appdriver as drv
+from tools import appdriver as drv
 
 HERE = Path(__file__).resolve().parent
 BASELINE_APP = HERE / "load_baseline" / "app.py"
@@ -290,7 +290,7 @@ def table(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.load", description="Concurrent browser sessions against app.py and a minimal baseline app.")
+    ap = argparse.ArgumentParser(prog="python -m tools.load", description="Concurrent browser sessions against app.py and a minimal baseline app.")
     ap.add_argument("--sessions", type=int, default=8, help=f"concurrent browser sessions (1..{MAX_SESSIONS}, default 8)")
     ap.add_argument("--passes", type=int, default=3, help=f"walks through every page per session (1..{MAX_PASSES}, default 3)")
     ap.add_argument("--run", default=None, help="sidebar name of the run (default: pretrained mod113, else a demo run)")

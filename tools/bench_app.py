@@ -1,4 +1,4 @@
-"""App benchmark: `python -m grok.bench_app [--json] [--runs N] [--run NAME] [--runs-dir DIR]`.
+"""App benchmark: `python -m tools.bench_app [--json] [--runs N] [--run NAME] [--runs-dir DIR]`.
 
 Measures the app's budgets from ../shared/DESIGN.md in headless Chromium, never asserted in tests:
 - first paint: from launching `streamlit run app.py` until the Home page's first chart is
@@ -7,7 +7,7 @@ Measures the app's budgets from ../shared/DESIGN.md in headless Chromium, never 
   interactions: ask (type x on /ask, Enter), ablation toggle (take a frequency out of / back
   into the multiselect on /ablations), replay step (one keyboard step of the scrubber on /replay).
   An interaction is timed from the input event until Streamlit's script state is back to
-  notRunning AND the element it changes has changed (grok/appdriver.py).
+  notRunning AND the element it changes has changed (tools/appdriver.py).
 
 The run is --run (with --runs-dir as GROK_RUNS_DIR), else the shipped pretrained/mod113, else a
 small demo run (p = 23) made for the purpose, which is much cheaper than the real thing: the
@@ -119,7 +119,7 @@ def table(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m grok.bench_app", description="First paint and warm interaction latency of the Streamlit app.")
+    ap = argparse.ArgumentParser(prog="python -m tools.bench_app", description="First paint and warm interaction latency of the Streamlit app.")
     ap.add_argument("--runs", type=int, default=10, help="measured repeats per interaction (default 10)")
     ap.add_argument("--run", default=None, help="the sidebar name of the run to drive (default: pretrained mod113, else a demo run)")
     ap.add_argument("--runs-dir", default=None, help="GROK_RUNS_DIR for the server (where --run lives, if not in pretrained/)")

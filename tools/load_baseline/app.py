@@ -1,5 +1,5 @@
 """The load test's baseline: the least a five-page Streamlit app can do (a title, a number input
-and a tiny chart per page). `python -m tests.load` runs it next to app.py so the real app's
+and a tiny chart per page). `python -m tools.load` runs it next to app.py so the real app's
 latencies read as a ratio to what Streamlit itself costs on this machine."""
 import altair as alt
 import pandas as pd

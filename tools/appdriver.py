@@ -1,5 +1,5 @@
 """Drive the Streamlit app from outside: the browser tests, the app benchmark (grok/bench_app.py)
-and the load test (tests/load.py) all start `streamlit run` on a free loopback port, open
+and the load test (tools/load.py) all start `streamlit run` on a free loopback port, open
 headless Chromium, wait for Streamlit to be idle and time the same interactions.
 
 Why one module: the three must agree on what "page painted" and "interaction answered" mean,
@@ -533,7 +533,7 @@ def summary(xs: list[float]) -> dict:
 
 
 def report_cli(compute, table, as_json: bool) -> int:
-    """The common tail of the browser CLIs (bench_app, tests.load): refuse clearly without
+    """The common tail of the browser CLIs (bench_app, tools.load): refuse clearly without
     Chromium, run, print the table and, with --json, one JSON object on the last line."""
     import json
     import sys
