@@ -293,3 +293,17 @@ def set_shared_step(step: int) -> None:
     in-browser player reports the frame it stopped on through this). Owner: the sidebar code."""
     _store()["step"] = int(step)
     st.session_state.pop("w_step", None)
+
+
+def weight_step(run, step: int) -> int:
+    """The nearest step at which `run` has weights (pages that need a model use this)."""
+    ws = run.weight_steps()
+    return min(ws, key=lambda s: (abs(s - int(step)), s))
+
+
+def checkpoint_note(run, step: int) -> str | None:
+    """A sentence naming the checkpoint a weights-based view uses, when it is not `step` itself."""
+    w = weight_step(run, step)
+    if w == int(step):
+        return None
+    return f"Weights from checkpoint {w:,}, the saved checkpoint nearest to step {int(step):,}."
