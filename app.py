@@ -1,4 +1,7 @@
-"""grok-explorer: `streamlit run app.py`. Navigation, page config and the shared sidebar."""
+"""grok-explorer: `streamlit run app.py`. Navigation, page config and the shared sidebar.
+
+Nothing here or in ui.py imports torch: the first page paints before the model code loads
+(see ui.py and DESIGN.md, "Speed")."""
 import streamlit as st
 
 import ui
@@ -9,12 +12,14 @@ PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/query.py", title="Ask the model", icon=":material/calculate:", url_path="ask"),
     st.Page("views/neurons.py", title="Trigonometric neurons", icon=":material/waves:", url_path="neurons"),
+    st.Page("views/circuit.py", title="Circuit", icon=":material/account_tree:", url_path="circuit"),
     st.Page("views/ablations.py", title="Frequency ablations", icon=":material/content_cut:", url_path="ablations"),
     st.Page("views/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
     st.Page("views/train.py", title="Train your own", icon=":material/model_training:", url_path="train"),
 ]
 page = st.navigation(PAGES)
-st.session_state["run"], st.session_state["step"] = ui.sidebar()
+st.session_state["run"], st.session_state["step"] = ui.sidebar(page.url_path)
 if page.url_path != "train":  # the Train page shows (and heartbeats) its own live view
     ui.training_status()
 page.run()
+ui.warm_up()  # once per process, after the first page is drawn: load the default run's analysis in a thread

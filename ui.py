@@ -1,28 +1,41 @@
-"""Streamlit glue shared by the pages: cached loaders, the shared sidebar, URL state.
+"""Streamlit glue shared by the pages: cached loaders, the shared sidebar, URL state, the one
+shared step, and the start-up warm-up.
 
 Kept out of grok/ (which never imports streamlit). Caching follows DESIGN.md: runs and models
 with st.cache_resource (shared by all sessions, read-only), keyed by plain values (folder,
 file stamp, step), so ten visitors on the same run cost one copy.
+
+Speed (DESIGN.md, "Speed"): this module imports no torch. The sidebar and Home read run
+folders through grok.runs / grok.runfiles (JSON and safetensors headers only); the analysis
+modules are imported inside the loaders that need them. After each heavy load the process runs
+one `gc.collect(); gc.freeze()` so the full collection Streamlit forces after every script run
+(`runner.postScriptGC`) no longer walks torch's objects; `warm_up()` loads the default run's
+final analysis in a background thread once per process, so the first visitor to Ask does not
+wait for it.
 """
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
+import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
-from grok import ablate as ablate_mod
-from grok import checkpoint as ckpt
-from grok import fourier, measures
 from grok import phases as phases_mod
+from grok import runfiles
 from grok import runs as runs_mod
-from grok.data import make_dataset
-from grok.snapshot import SnapshotAnalysis, analyse
+
+if TYPE_CHECKING:  # torch-side types, for annotations only
+    from grok.ablate import Ablation
+    from grok.snapshot import SnapshotAnalysis
 
 DEFAULT_RUN = "mod113"
 CONTRAST_RUN = "mod113-no-wd"
+ECHO_MAX = 40  # characters of a bad link value echoed back in a warning
+REPLAY_PAGE = "replay"  # url_path of the page whose in-browser player is the step control
 
 
 def user_runs_dir() -> Path:
@@ -44,12 +57,29 @@ def run_roots() -> tuple[Path, ...]:
 def stamp(path: Path) -> float:
     """Changes whenever the run folder's files change, so caches refresh for live runs."""
     t = 0.0
-    for f in (ckpt.CONFIG_FILE, ckpt.METRICS_FILE, ckpt.MODEL_FILE, ckpt.REPLAY_FILE):
+    for f in (runfiles.CONFIG_FILE, runfiles.METRICS_FILE, runfiles.MODEL_FILE, runfiles.REPLAY_FILE):
         try:
             t = max(t, (path / f).stat().st_mtime)
         except OSError:
             pass
     return t
+
+
+# ---------------------------------------------------------------- gc after heavy loads
+_freeze_lock = threading.Lock()
+
+
+def freeze_heap() -> None:
+    """One full collection, then move every surviving object (torch's modules, the cached
+    models and analyses) to the permanent generation: Streamlit's forced `gc.collect(2)` after
+    each script and fragment run then skips them (~128 ms with torch loaded, holding the GIL,
+    measured in DESIGN.md). Called after each heavy load; GROK_GC_FREEZE=0 turns it off (to
+    measure the lever)."""
+    if os.environ.get("GROK_GC_FREEZE", "1") in ("0", "false", "False"):
+        return
+    with _freeze_lock:
+        gc.collect()
+        gc.freeze()
 
 
 # ---------------------------------------------------------------- cached loaders
@@ -61,6 +91,7 @@ def _open_run(path: str, mtime: float) -> runs_mod.Run:
 
 
 def open_run(path: Path) -> runs_mod.Run:
+    """The run folder's config, metrics and step lists (no torch, no weights)."""
     return _open_run(str(path), stamp(path))
 
 
@@ -71,19 +102,29 @@ def _model(path: str, mtime: float, step: int | None):
 
 @st.cache_resource(max_entries=6, show_spinner="Analysing the checkpoint on the whole grid...")
 def _analysis(path: str, mtime: float, step: int | None) -> SnapshotAnalysis:
+    from grok.data import make_dataset
+    from grok.snapshot import analyse
+
     run = runs_mod.open_run(path)
     cfg = run.config
     model = _model(path, mtime, step)
-    return analyse(model, make_dataset(cfg.model.p, cfg.frac_train, cfg.seed))
+    # analyse() runs the model on the whole p x p grid once and keeps its logits and
+    # activations, so every Ask / Neurons / Ablations query is a lookup into these tensors.
+    out = analyse(model, make_dataset(cfg.model.p, cfg.frac_train, cfg.seed))
+    freeze_heap()
+    return out
 
 
 def analysis(run: runs_mod.Run, step: int | None) -> SnapshotAnalysis:
+    """The whole-grid analysis of `run` at `step`, which must have weights (weight_step())."""
     return _analysis(str(run.path), stamp(run.path), step)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the replay...")
 def _replay(path: str, mtime: float):
-    return runs_mod.open_run(path).replay()
+    out = runs_mod.open_run(path).replay()
+    freeze_heap()
+    return out
 
 
 def replay(run: runs_mod.Run):
@@ -92,7 +133,7 @@ def replay(run: runs_mod.Run):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _phases(path: str, mtime: float) -> list:
-    return phases_mod.detect(ckpt.read_metrics(path))
+    return phases_mod.detect(runfiles.read_metrics(path))
 
 
 def phases(run: runs_mod.Run) -> list:
@@ -100,7 +141,9 @@ def phases(run: runs_mod.Run) -> list:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Ablating...")
-def _ablation(path: str, mtime: float, step: int | None, site: str, mode: str, freqs: tuple[int, ...]) -> ablate_mod.Ablation:
+def _ablation(path: str, mtime: float, step: int | None, site: str, mode: str, freqs: tuple[int, ...]) -> Ablation:
+    from grok import ablate as ablate_mod
+
     a = _analysis(path, mtime, step)
     res = ablate_mod.ablate(a.model, a.ds, site, list(freqs), mode, acts=a.acts)
     # The pages read correctness and losses only: dropping the [p*p, p] logits keeps an entry
@@ -108,7 +151,7 @@ def _ablation(path: str, mtime: float, step: int | None, site: str, mode: str, f
     return dataclasses.replace(res, logits=res.logits[:0])
 
 
-def ablation(run: runs_mod.Run, step: int | None, site: str, mode: str, freqs) -> ablate_mod.Ablation:
+def ablation(run: runs_mod.Run, step: int | None, site: str, mode: str, freqs) -> Ablation:
     """The frequency ablation of this checkpoint, cached per (run, stamp, step, site, mode,
     sorted frequencies) and computed from the cached grid activations (no forward pass except
     at the embedding). Its `logits` are empty (see _ablation)."""
@@ -117,6 +160,8 @@ def ablation(run: runs_mod.Run, step: int | None, site: str, mode: str, freqs) -
 
 @st.cache_data(max_entries=16, show_spinner="Measuring the excluded loss of every frequency...")
 def _excluded_per_freq(path: str, mtime: float, step: int | None) -> list[float]:
+    from grok import fourier, measures
+
     a = _analysis(path, mtime, step)
     d = measures.excluded_loss_per_freq(a.acts.logits, a.ds, range(1, fourier.n_freqs(a.p) + 1))
     return [d[k] for k in sorted(d)]
@@ -125,6 +170,39 @@ def _excluded_per_freq(path: str, mtime: float, step: int | None) -> list[float]
 def excluded_per_freq(run: runs_mod.Run, step: int | None) -> list[float]:
     """[(p-1)/2] training loss once frequency k alone is removed from the logits, k = 1.."""
     return _excluded_per_freq(str(run.path), stamp(run.path), step)
+
+
+# ---------------------------------------------------------------- start-up warm-up
+_warm_started = False
+_warm_lock = threading.Lock()
+
+
+def warm_up() -> None:
+    """Once per server process, in a background thread: load the default run's final weights
+    and whole-grid analysis into the shared caches (then freeze the heap), so the first visitor
+    who opens Ask, Neurons or Ablations finds them ready. app.py calls this after the first
+    page has been drawn, so it never delays the first paint. GROK_WARM=0 turns it off."""
+    global _warm_started
+    if os.environ.get("GROK_WARM", "1") in ("0", "false", "False"):
+        return
+    with _warm_lock:
+        if _warm_started:
+            return
+        _warm_started = True
+    found = runs_mod.discover(run_roots())
+    path = found.get(DEFAULT_RUN) or next(iter(found.values()), None)
+    if path is None:
+        return
+
+    def work() -> None:
+        try:
+            run = open_run(path)
+            final = run.weight_steps()[-1]
+            analysis(run, final)
+        except Exception:  # noqa: BLE001 - a broken run shows its error when a page opens it
+            pass
+
+    threading.Thread(target=work, name="grok-warm-up", daemon=True).start()
 
 
 # ---------------------------------------------------------------- URL state
@@ -136,17 +214,38 @@ def _written() -> dict:
     return st.session_state.setdefault("_url_written", {})
 
 
+class Snap(ValueError):
+    """Raised by a parser whose input is usable once moved to the nearest valid value: the
+    link's value is replaced by `value` and the visitor is told `reason`."""
+
+    def __init__(self, value: Any, reason: str):
+        super().__init__(reason)
+        self.value, self.reason = value, reason
+
+
+def echo(raw: str, n: int = ECHO_MAX) -> str:
+    """A link value as shown back in a warning: at most n characters (a pasted URL can be long)."""
+    raw = str(raw)
+    return raw if len(raw) <= n else raw[: n - 1] + "…"
+
+
 def url_value(name: str, parse: Callable[[str], Any], default: Any) -> tuple[Any, bool]:
     """(value, came_from_url) for a shareable setting. The URL wins when it holds something we
-    did not write ourselves (a pasted link, a first visit); a bad value warns and falls back."""
+    did not write ourselves (a pasted link, a first visit); a bad value warns and falls back, a
+    value that parse() snaps (Snap) warns and uses the snapped value."""
     raw = st.query_params.get(name)
     store = _store()
     if raw is not None and raw != _written().get(name):
         _written()[name] = raw
         try:
             v = parse(raw)
+        except Snap as e:
+            st.warning(f"`?{name}={echo(raw)}` in the link: {e.reason}. Showing {e.value:,} instead." if isinstance(e.value, int)
+                       else f"`?{name}={echo(raw)}` in the link: {e.reason}. Showing {e.value} instead.", icon="⚠️")
+            store[name] = e.value
+            return e.value, True
         except (ValueError, TypeError) as e:
-            st.warning(f"Ignoring `?{name}={raw}` in the link: {e}. Showing {store.get(name, default)} instead.", icon="⚠️")
+            st.warning(f"Ignoring `?{name}={echo(raw)}` in the link: {echo(str(e), 120)}. Showing {store.get(name, default)} instead.", icon="⚠️")
             return store.get(name, default), False
         store[name] = v
         return v, True
@@ -203,17 +302,77 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
 
 
 def current() -> tuple[runs_mod.Run, int]:
-    """The sidebar's run and step for a page; stops the page when no run loads (the sidebar
-    and app.py have already said why)."""
+    """The sidebar's run and the shared step (any frame step of the run, not only a step with
+    weights: pages that need a model use weight_step() and show checkpoint_note()); stops the
+    page when no run loads (the sidebar and app.py have already said why)."""
     run, step = st.session_state.get("run"), st.session_state.get("step")
     if run is None:
         st.stop()
     return run, step
 
 
+# ---------------------------------------------------------------- the one shared step
+def nearest(steps: list[int], step: int) -> int:
+    """The element of `steps` (ascending, non-empty) nearest to `step`; ties go to the earlier."""
+    return min(steps, key=lambda s: (abs(s - int(step)), s))
+
+
+def weight_step(run, step: int) -> int:
+    """The step whose weights a model-based view of `run` at `step` uses: the saved checkpoint
+    nearest to it (ties: the earlier one, never weights from the future of that step)."""
+    return nearest(run.weight_steps(), step)
+
+
+def checkpoint_note(run, step: int) -> str | None:
+    """A sentence naming the checkpoint a weights-based view uses, when it is not `step` itself
+    (None when `step` has weights)."""
+    w = weight_step(run, step)
+    if w == int(step):
+        return None
+    return (f"Step {int(step):,} has no saved weights: this view uses the checkpoint at step {w:,}, "
+            f"the nearest of the run's {len(run.weight_steps())}.")
+
+
+def _step_text(step: int) -> str:
+    return f"**Step {int(step):,}** — set by the replay player"
+
+
+def set_shared_step(step: int) -> None:
+    """Make `step` the shared step every page follows (the Replay page's in-browser player calls
+    this with the frame it paused on). Takes effect in this run: the sidebar's step text on the
+    Replay page, st.session_state["step"] and ?step= in the URL; the sidebar slider on every
+    other page starts from it."""
+    step = int(step)
+    run = st.session_state.get("run")
+    if run is not None:
+        frames = run.frame_steps()
+        if frames and step not in frames:
+            step = nearest(frames, step)
+    st.session_state["step"] = step
+    st.session_state.pop("w_step", None)
+    publish("step", step)
+    slot = st.session_state.get("_step_slot_ref")
+    if slot is not None:
+        try:
+            slot.markdown(_step_text(step))
+        except Exception:  # noqa: BLE001 - a slot from an earlier run; the next run redraws it
+            pass
+
+
+def _run_label(name: str) -> str:
+    """Short, distinguishable names for the picker: shipped runs by name, your runs by their
+    folder name marked as yours (the full path is in the picker's help)."""
+    if "/" not in name:
+        return name
+    return f"{name.rsplit('/', 1)[1]} (your run)"
+
+
 # ---------------------------------------------------------------- the shared sidebar
-def sidebar() -> tuple[runs_mod.Run | None, int | None]:
-    """Run and step pickers shared by every page; (run, step) or (None, None) if no run loads."""
+def sidebar(page: str | None = None) -> tuple[runs_mod.Run | None, int | None]:
+    """Run and step pickers shared by every page; (run, step) or (None, None) if no run loads.
+    `page` is the url_path of the page about to run: on the Replay page the in-browser player
+    is the step control, so the sidebar shows the step as text instead of a second slider."""
+    st.session_state.pop("_step_slot_ref", None)
     found = runs_mod.discover(run_roots())
     names = list(found)
     if not names:
@@ -226,40 +385,54 @@ def sidebar() -> tuple[runs_mod.Run | None, int | None]:
             raise ValueError("no such run")
         return s
 
-    name = synced("run", st.sidebar.selectbox, parse_run, default, label="Run", options=names,
-                  help="Shipped runs from pretrained/ and your own from runs/.")
+    shown = st.session_state.get("w_run") if st.session_state.get("w_run") in found else _store().get("run", default)
+    where = found.get(shown, found[default])
+    name = synced("run", st.sidebar.selectbox, parse_run, default, label="Run", options=names, format_func=_run_label,
+                  help=f"Shipped runs come from {runs_mod.PRETRAINED}, yours from {user_runs_dir()}. "
+                       f"This one: {where}")
     try:
         run = open_run(found[name])
-    except ckpt.CheckpointError as e:
+    except runfiles.CheckpointError as e:
         st.sidebar.error(f"This run cannot be opened: {e}")
         st.error(f"Run **{name}** cannot be opened: {e}. Pick another run in the sidebar.")
         return None, None
-    steps = run.weight_steps()
-    final = steps[-1]
+    frames = run.frame_steps()
+    final = frames[-1]
 
     def parse_step(s: str) -> int:
         try:
-            v = int(s)
+            v = int(s.strip())
         except ValueError:
             raise ValueError("not an integer step") from None
-        if v in steps:
+        if v in frames:
             return v
-        nearest = min(steps, key=lambda t: abs(t - v))
-        raise ValueError(f"run {name} has no weights at step {v} (nearest: {nearest})")
+        raise Snap(nearest(frames, v), f"run {name} has no frame at step {v:,}; the nearest is {nearest(frames, v):,}")
 
     if st.session_state.get("_step_run") != name:  # a new run starts at its final step
+        if st.session_state.get("_step_run") is not None:
+            _store()["step"] = final
         st.session_state["_step_run"] = name
-        _store()["step"] = final
         st.session_state.pop("w_step", None)
-    if st.session_state.get("w_step") not in steps:
+    if st.session_state.get("w_step") not in frames:
         st.session_state.pop("w_step", None)
-    if _store().get("step") not in steps:
-        _store()["step"] = final
-    step = synced("step", st.sidebar.select_slider, parse_step, final, label="Training step", options=steps,
-                  help="Steps with saved weights; the final one by default. The Replay page has many more frames.")
+    if _store().get("step") not in frames:
+        _store()["step"] = nearest(frames, _store()["step"]) if isinstance(_store().get("step"), int) else final
+    if page == REPLAY_PAGE:
+        step, _ = url_value("step", parse_step, final)
+        step = step if step in frames else nearest(frames, step)
+        publish("step", step)
+        st.session_state.pop("w_step", None)
+        slot = st.sidebar.empty()
+        slot.markdown(_step_text(step))
+        st.session_state["_step_slot_ref"] = slot
+    else:
+        step = synced("step", st.sidebar.select_slider, parse_step, final, label="Training step", options=frames,
+                      format_func=lambda s: f"{s:,}",
+                      help=f"The step every page shows: one of the run's {len(frames)} replay frames. Views that need "
+                           f"weights use the nearest of its {len(run.weight_steps())} saved checkpoints and say so.")
     last = run.metrics[-1] if run.metrics else {}
     st.sidebar.caption(
-        f"p = {run.config.model.p}, weight decay {run.config.wd:g}, {len(steps)} checkpoints"
+        f"p = {run.config.model.p}, weight decay {run.config.wd:g}, {len(frames)} frames, {len(run.weight_steps())} checkpoints"
         + (f", final test accuracy {last.get('test_acc', float('nan')):.1%}" if last else "")
     )
     return run, step
@@ -287,23 +460,3 @@ def training_status() -> None:
         _status()
 
 
-# ---------------------------------------------------------------- the one shared step (contract)
-def set_shared_step(step: int) -> None:
-    """Make `step` the shared step every page follows from the next run on (the Replay page's
-    in-browser player reports the frame it stopped on through this). Owner: the sidebar code."""
-    _store()["step"] = int(step)
-    st.session_state.pop("w_step", None)
-
-
-def weight_step(run, step: int) -> int:
-    """The nearest step at which `run` has weights (pages that need a model use this)."""
-    ws = run.weight_steps()
-    return min(ws, key=lambda s: (abs(s - int(step)), s))
-
-
-def checkpoint_note(run, step: int) -> str | None:
-    """A sentence naming the checkpoint a weights-based view uses, when it is not `step` itself."""
-    w = weight_step(run, step)
-    if w == int(step):
-        return None
-    return f"Weights from checkpoint {w:,}, the saved checkpoint nearest to step {int(step):,}."

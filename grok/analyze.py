@@ -3,7 +3,13 @@
 PATH is a model file (ours, or a bare TransformerLens state dict) or a run folder (its final
 model, else its latest snapshot), read by grok.checkpoint.load. The report gives accuracy and
 loss on the train / test split, the key frequencies, neuron clusters, restricted / excluded
-loss, Gini coefficients, weight norm, logit variance explained and the sparse probes.
+loss, Gini coefficients, weight norm, logit variance explained and the sparse probes, and the
+circuit measures of grok.circuit.measures_of: leak-free test accuracy, probes at the
+embedding / attention output / neurons with 1, 2, 4, 8 directions, neuron IPR and the pruning
+curve, clock-or-pizza metrics and the ideal-clock fit (keys: docs/readme-parts/circuit.md).
+With --replay (a run folder with replay.safetensors) it also runs the 2-direction probes at
+every weight step of the replay and says when each wave is first found (R^2 >= 0.9 for both
+cos and sin, to the end) beside when test accuracy first reaches 90 %.
 
 Which split: a run's own (frac_train and seed from its config) when the file carries one, else
 the default split (frac 0.3, seed 0), and the report says which; --frac-train / --split-seed
@@ -22,7 +28,7 @@ import sys
 import torch
 
 from . import checkpoint as ckpt
-from . import measures, probes
+from . import circuit, measures, probes
 from .config import ConfigError, TrainConfig
 from .data import make_dataset
 
@@ -82,7 +88,28 @@ def analyze(loaded: ckpt.Loaded, frac_train: float | None = None, split_seed: in
         "logit_var_explained": measures.logit_var_explained(acts.logits, ks),
         "probe_dims": probe_dims,
         "probes": probes.probes(model, ks, probe_dims, acts),
+        "circuit": circuit.measures_of(model, ds, acts, ks),
     }
+
+
+FOUND_R2 = 0.9
+
+
+def replay_timeline(folder, ks=None) -> dict:
+    """The probe timeline over a run folder's replay weights (2 directions per probe), with,
+    per site and frequency, the first step from which both waves stay found (R^2 >= 0.9), and
+    the first step with test accuracy >= 90 %."""
+    from . import runs
+
+    run = runs.open_run(folder)
+    if not run.has_replay:
+        raise ckpt.CheckpointError(f"{folder}: no {ckpt.REPLAY_FILE} (build it with python -m grok.replay {folder})")
+    rp = run.replay()
+    ks = sorted(rp.key_freqs) if ks is None else sorted(int(k) for k in ks)
+    t = probes.probe_timeline(rp.path, run.config, rp.weight_steps, ks)
+    acc_step = next((s for s, a in zip(t["steps"], t["test_acc"]) if a >= 0.9), None)
+    found = {site: {k: probes.first_found(t["steps"], t[site][k], FOUND_R2) for k in ks} for site in probes.SITES}
+    return {"freqs": ks, "found_r2": FOUND_R2, "first_found": found, "test_acc_90_step": acc_step, "timeline": t}
 
 
 # ---------------------------------------------------------------- text
@@ -129,7 +156,44 @@ def report(r: dict) -> str:
         rp, npb = r["probes"]["resid"][k], r["probes"]["neurons"][k]
         lines.append(f"  k={k}: residual at x {rp['cos']:.3f} / {rp['sin']:.3f} (PCs {rp['dims']}), "
                      f"neurons at '=' {npb['cos']:.3f} / {npb['sin']:.3f} (neurons {npb['dims']})")
+    lines += circuit_report(r["circuit"])
+    if "replay_probes" in r:
+        rp = r["replay_probes"]
+        lines.append(f"probes over the replay (2 directions; a wave is found when cos and sin both reach R^2 {rp['found_r2']} "
+                     f"and stay): test accuracy first >= 90 % at step {rp['test_acc_90_step']}")
+        for k in rp["freqs"]:
+            f = {s: rp["first_found"][s][k] for s in probes.SITES}
+            lines.append(f"  k={k}: embedding {f['resid']}, attention output {f['attn']}, neurons {f['neurons']}")
     return "\n".join(lines)
+
+
+def circuit_report(c: dict) -> list[str]:
+    """Text lines for grok.circuit.measures_of's dict."""
+    lines = [f"leak-free test accuracy (test pairs whose swap is untrained too, {c['n_test_novel']:,} pairs): "
+             + ("n/a" if c["test_acc_novel"] is None or (isinstance(c["test_acc_novel"], float) and math.isnan(c["test_acc_novel"]))
+                else _pct(c["test_acc_novel"]))]
+    lines.append("probes, R^2 of cos / sin(w_k x) with 1, 2, 4, 8 directions:")
+    names = {"resid": "embedding", "attn": "attention output", "neurons": "neurons"}
+    for k in c["freqs"]:
+        parts = []
+        for site, name in names.items():
+            v = c["probes_by_dims"][site][k]
+            parts.append(f"{name} " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(v["cos"], v["sin"])))
+        lines.append(f"  k={k}: " + "; ".join(parts))
+    ip = c["ipr"]
+    lines.append(f"neuron IPR (Doshi et al., r = 2): mean {ip['mean']:.3f}, median {ip['median']:.3f}, "
+                 f"quartiles {ip['q25']:.3f} / {ip['q75']:.3f}, {ip['frac_above_0.5']:.0%} above 0.5")
+    pc = c["pruning_curve"]
+    pts = [i for i in range(len(pc["n_pruned"])) if i % 4 == 0 or i == len(pc["n_pruned"]) - 1]
+    lines.append("pruning the least periodic neurons (removed: train / test accuracy): "
+                 + ", ".join(f"{pc['n_pruned'][i]}: {pc['train_acc'][i]:.1%} / {pc['test_acc'][i]:.1%}" for i in pts))
+    cp = c["clock_or_pizza"]
+    lines.append(f"clock or pizza: {cp['text']}")
+    f = c["clock_fit"]
+    lines.append(f"ideal clock sum_k a_k cos(w_k(x+y-c)) fitted at k = {', '.join(map(str, f['freqs']))}: "
+                 f"a_k = {', '.join(f'{a:.2f}' for a in f['a'])}; variance explained {_pct(f['var_explained'])}, "
+                 f"cosine {f['cosine']:.3f}, mean per-pair cosine {f['mean_pair_cosine']:.3f}")
+    return lines
 
 
 def _jsonable(v):
@@ -151,12 +215,17 @@ def main(argv=None) -> int:
     ap.add_argument("--frac-train", type=float, default=None, help="override the split's training fraction")
     ap.add_argument("--split-seed", type=int, default=None, help="override the split's seed")
     ap.add_argument("--probe-dims", type=int, default=2, help="directions / neurons per sparse probe (default 2)")
+    ap.add_argument("--replay", action="store_true", help="also probe every weight step of the run folder's replay (~30 checkpoints)")
     a = ap.parse_args(argv)
     try:
         if a.probe_dims < 1:
             raise ConfigError(f"--probe-dims must be >= 1, got {a.probe_dims}")
         loaded = ckpt.load(a.path)
         r = analyze(loaded, a.frac_train, a.split_seed, a.probe_dims)
+        if a.replay:
+            if not os.path.isdir(a.path):
+                raise ConfigError("--replay needs a run folder (with replay.safetensors), not a model file")
+            r["replay_probes"] = replay_timeline(a.path)
     except (ckpt.CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

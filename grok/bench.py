@@ -24,8 +24,9 @@ from typing import Callable
 
 import torch
 
-from . import measures
-from .config import TrainConfig
+from . import compiled, measures
+from .config import ModelConfig, TrainConfig
+from .fastbag import make_plan
 from .data import Dataset, make_dataset
 from .model import Transformer, loss_fn
 from .train import evaluate
@@ -36,8 +37,11 @@ EVAL_BUDGET_PCT = 10.0
 
 
 # ---------------------------------------------------------------- the two training steps
-def make_opt(model: Transformer, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2))
+def make_opt(model: Transformer, cfg: TrainConfig, fused: bool = False) -> torch.optim.Optimizer:
+    """AdamW as a TransformerLens user gets it (torch's default, foreach), or fused as the trainer
+    uses it (one kernel for all tensors: measured 8-20x faster per step on this CPU)."""
+    kw = {"fused": True} if fused else {}
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2), **kw)
 
 
 def plain_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
@@ -49,9 +53,23 @@ def plain_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Ten
     return loss.item()
 
 
-def fast_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
-    """The trainer's step: the exact last-position fast path (see model.py)."""
-    loss = loss_fn(model.fast_logits(tokens[:, 0], tokens[:, 1]), labels)  # [B, p]
+def fast_loss_fn(cfg: ModelConfig, tokens: torch.Tensor, labels: torch.Tensor) -> Callable[[Transformer], torch.Tensor]:
+    """The trainer's forward + loss for a fixed batch: the exact last-position fast path with
+    its index plan built once (see model.py, fastbag.py). A function of the model only: the
+    thing grok.compiled compiles."""
+    x, y = tokens[:, 0], tokens[:, 1]
+    plan = make_plan(x, y, cfg.p, cfg.n_heads)
+
+    def loss_of(model: Transformer) -> torch.Tensor:
+        return loss_fn(model.fast_logits(x, y, plan), labels)  # logits [B, p] -> scalar
+
+    return loss_of
+
+
+def fast_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor,
+              loss_of: Callable[[Transformer], torch.Tensor] | None = None) -> float:
+    """The trainer's step: the exact last-position fast path (see model.py), fused AdamW."""
+    loss = (loss_of or fast_loss_fn(model.cfg, tokens, labels))(model)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -102,6 +120,18 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, o
     return statistics.median(ts), out
 
 
+def profile_step(fn: Callable[[], object], steps: int = 10, rows: int = 18) -> str:
+    """torch.profiler's table of `steps` calls of fn, by self CPU time: where a step's ms go."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            fn()
+    return f"profile of {steps} fast eager steps (self CPU time; divide by {steps} for one step):\n" + \
+        prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=56)
+
+
 # ---------------------------------------------------------------- what is timed besides the step
 def full_analysis(model: Transformer, ds: Dataset) -> dict:
     """What the app computes for one checkpoint: grid activations, neuron clusters (2-D Fourier
@@ -139,6 +169,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="few repeats (seconds; for tests)")
     ap.add_argument("--json", action="store_true", help="also print all results as one JSON object on the last line")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile timing (its compile takes ~30-60 s)")
+    ap.add_argument("--profile", action="store_true", help="also print where the fast eager step's time goes (torch.profiler)")
     ap.add_argument("--checkpoint", default=None, help="model file or run folder to use instead of a random init")
     return ap.parse_args(argv)
 
@@ -174,17 +206,46 @@ def main(argv=None) -> int:
     print(f"logits: max abs diff full vs fast over all {ds.tokens.shape[0]:,} pairs {diff:.2e} "
           f"({'ok' if ok else 'FAIL'}, tolerance {LOGIT_TOL:g})")
 
-    # training step, interleaved
+    # training step, interleaved: plain (TransformerLens' way, default AdamW), the trainer's fast
+    # step eager, and (unless --quick / --no-compile) the same step under torch.compile
+    loss_of = fast_loss_fn(cfg.model, tokens, labels)
     m_plain, m_fast = copy_model(model), copy_model(model)
-    o_plain, o_fast = make_opt(m_plain, cfg), make_opt(m_fast, cfg)
-    t = interleaved({
+    o_plain, o_fast = make_opt(m_plain, cfg), make_opt(m_fast, cfg, fused=True)
+    fns = {
         "plain": lambda: plain_step(m_plain, o_plain, tokens, labels),
-        "fast": lambda: fast_step(m_fast, o_fast, tokens, labels),
-    }, rounds, repeats, warmup)
+        "eager": lambda: fast_step(m_fast, o_fast, tokens, labels, loss_of),
+    }
+    compile_s = compile_again_s = compiled_diff = None
+    do_compile = not (a.quick or a.no_compile) and compiled.available()[0]
+    if do_compile:
+        m_comp = copy_model(model)
+        o_comp = make_opt(m_comp, cfg, fused=True)
+        t0 = time.perf_counter()
+        comp = compiled.compile_fn(loss_of)
+        fast_step(m_comp, o_comp, tokens, labels, comp)  # first call: the compile
+        compile_s = time.perf_counter() - t0
+        # a second compile of a fresh closure, as a new run or a new process would do: served by
+        # dynamo's code cache and inductor's FX-graph cache, not compiled again
+        t0 = time.perf_counter()
+        comp2 = compiled.compile_fn(fast_loss_fn(cfg.model, tokens, labels))
+        with torch.no_grad():
+            compiled_diff = (comp2(copy_model(model)) - loss_of(copy_model(model))).abs().item()
+        compile_again_s = time.perf_counter() - t0
+        fns["compiled"] = lambda: fast_step(m_comp, o_comp, tokens, labels, comp)
+    t = interleaved(fns, rounds, repeats, warmup)
+    t["fast"] = min(t["eager"], t.get("compiled", float("inf")))
     ratio = t["plain"] / t["fast"]
-    print(f"plain step (full sequence): {t['plain']:8.1f} ms/step")
-    print(f"fast step:                  {t['fast']:8.1f} ms/step")
+    print(f"plain step (full sequence, TransformerLens' way): {t['plain']:8.1f} ms/step")
+    print(f"fast step, eager:                                {t['eager']:8.1f} ms/step  (ratio {t['plain'] / t['eager']:.2f})")
+    if do_compile:
+        print(f"fast step, torch.compile:                        {t['compiled']:8.1f} ms/step  (ratio {t['plain'] / t['compiled']:.2f}; "
+              f"compile {compile_s:.1f} s, again from the cache {compile_again_s:.1f} s; loss diff {compiled_diff:.1e})")
+    else:
+        print("fast step, torch.compile: not measured (" + ("--quick" if a.quick else "--no-compile" if a.no_compile else compiled.available()[1]) + ")")
+    print(f"fast step:                                       {t['fast']:8.1f} ms/step  ({'compiled' if t['fast'] != t['eager'] else 'eager'}, the faster)")
     print(f"ratio: {ratio:.2f}")
+    if a.profile:
+        print(profile_step(fns["eager"]))
 
     # full-grid analysis of one checkpoint
     n_rep, n_warm = (1, 0) if a.quick else (5, 1)
@@ -211,7 +272,8 @@ def main(argv=None) -> int:
 
     if a.json:
         print(json.dumps({
-            "plain_ms": t["plain"], "fast_ms": t["fast"], "ratio": ratio, "max_logit_diff": diff, "logits_ok": ok,
+            "plain_ms": t["plain"], "fast_ms": t["fast"], "ratio": ratio, "eager_ms": t["eager"], "compiled_ms": t.get("compiled"),
+            "compile_s": compile_s, "compile_again_s": compile_again_s, "max_logit_diff": diff, "logits_ok": ok,
             "analysis_ms": analysis_ms, "ablation_ms": ablation_ms, "ablation_site_ms": abl,
             "eval_ms": eval_ms, "eval_overhead_pct": overhead,
             "p": cfg.model.p, "batch": int(tokens.shape[0]), "threads": torch.get_num_threads(),

@@ -11,11 +11,13 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from . import palette
+
 PHASE_COLORS = {
     "memorisation": "#fde2e4", "circuit formation": "#fff1c1", "clean-up": "#d8f3dc",
-    "converged": "#dbeafe", "no generalisation": "#eeeeee",
+    "converged": "#dbeafe", "late test-loss rise": "#ede4f5", "no generalisation": "#eeeeee",
 }
-SERIES_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+SERIES_COLORS = list(palette.SERIES.values()) + ["#56B4E9", "#F0E442", "#999999"]  # Okabe-Ito order
 
 
 def fit_x(chart):
@@ -24,51 +26,72 @@ def fit_x(chart):
     return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
-def phase_bands(phases: Sequence, y_field: str | None = None) -> alt.Chart | None:
-    """Background rectangles, one per phase (objects with name, start, end)."""
+def phase_bands(phases: Sequence, y_field: str | None = None, log_x: bool = True) -> alt.Chart | None:
+    """Background rectangles, one per phase (objects with name, start, end); the legend lists
+    only the phases present, without truncating their names."""
     if not phases:
         return None
-    df = pd.DataFrame([{"phase": p.name, "start": max(p.start, 1), "end": max(p.end, 1)} for p in phases])
-    names = list(PHASE_COLORS)
+    lo = 1 if log_x else 0
+    df = pd.DataFrame([{"phase": p.name, "start": max(p.start, lo), "end": max(p.end, lo)} for p in phases])
+    names = [n for n in PHASE_COLORS if n in set(df["phase"])] + [n for n in df["phase"] if n not in PHASE_COLORS]
     return alt.Chart(df).mark_rect(opacity=0.55).encode(
         x="start:Q", x2="end:Q",
-        color=alt.Color("phase:N", scale=alt.Scale(domain=names, range=[PHASE_COLORS[n] for n in names]), legend=alt.Legend(title="phase", orient="bottom", direction="horizontal")),
+        color=alt.Color("phase:N", scale=alt.Scale(domain=names, range=[PHASE_COLORS.get(n, "#eeeeee") for n in names]),
+                        legend=alt.Legend(title="phase", orient="bottom", direction="horizontal", labelLimit=0, columns=2)),
         tooltip=["phase", "start", "end"],
     )
 
 
 def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, marker: int | None = None,
-           height: int = 280, color_field: str = "series", dash_field: str | None = None, title: str = "") -> alt.LayerChart:
-    """Lines of `value` over `step` per `series` (long format), log step axis (step 0 drawn at 1)."""
+           height: int = 280, color_field: str = "series", dash_field: str | None = None, title: str = "",
+           log_x: bool = True, x_max: int | None = None) -> alt.LayerChart:
+    """Lines of `value` over `step` per `series` (long format). The step axis is log (step 0
+    drawn at 1) or linear (log_x=False: the long wait of grokking at its real length), and
+    ends at the run's last step (x_max, default the data's last step), never at a rounder one.
+    Series named in palette.SERIES keep their colour on every page."""
     df = df.copy()
-    df["step1"] = df["step"].clip(lower=1)
+    df["step1"] = df["step"].clip(lower=1) if log_x else df["step"]
+    last = int(x_max if x_max is not None else (df["step"].max() if len(df) else 1))
     y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False),
               axis=alt.Axis(format="~e", tickCount=6) if log_y else alt.Axis())
+    xscale = alt.Scale(type="log", domain=[1, max(last, 2)], nice=False) if log_x else alt.Scale(domain=[0, max(last, 1)], nice=False)
+    names = [n for n in pd.unique(df[color_field])] if color_field in df else []
+    known = [n for n in names if n in palette.SERIES]
+    cscale = alt.Scale(domain=names, range=[palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)]) if known else alt.Undefined
     enc = dict(
-        x=alt.X("step1:Q", title="step (log)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", tickCount=5)), y=y,
-        color=alt.Color(f"{color_field}:N", title=None, legend=alt.Legend(orient="top")),
+        x=alt.X("step1:Q", title="step (log)" if log_x else "step", scale=xscale, axis=alt.Axis(format="~s", tickCount=5)), y=y,
+        color=alt.Color(f"{color_field}:N", title=None, scale=cscale, legend=alt.Legend(orient="top", labelLimit=0)),
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{color_field}:N"), alt.Tooltip("value:Q", format=".3g")],
     )
     if dash_field:
-        enc["strokeDash"] = alt.StrokeDash(f"{dash_field}:N", title=None, legend=alt.Legend(orient="top"))
+        enc["strokeDash"] = alt.StrokeDash(f"{dash_field}:N", title=None, legend=alt.Legend(orient="top", labelLimit=0))
     if log_y:
         df = df[df["value"] > 0]
     layers = []
-    bands = phase_bands(phases) if phases else None
+    bands = phase_bands(phases, log_x=log_x) if phases else None
     if bands is not None:
         layers.append(bands)
-    layers.append(alt.Chart(df).mark_line(strokeWidth=2).encode(**enc))
+    layers.append(alt.Chart(df).mark_line(strokeWidth=2, clip=True).encode(**enc))
     if marker is not None:
-        layers.append(alt.Chart(pd.DataFrame({"step1": [max(marker, 1)]})).mark_rule(color="black", strokeWidth=2).encode(x="step1:Q"))
+        layers.append(alt.Chart(pd.DataFrame({"step1": [max(marker, 1) if log_x else marker]})).mark_rule(color="black", strokeWidth=2).encode(x="step1:Q"))
     return fit_x(alt.layer(*layers).properties(height=height, title=title).resolve_scale(color="independent"))
 
 
-def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False) -> alt.Chart:
-    """A bar per frequency k = 1.. with the key frequencies highlighted (log_y for values
-    spanning orders of magnitude, such as losses)."""
+FREQ_KINDS = {"key frequency": palette.KEY, "strongest (no clock yet)": palette.CANDIDATE, "other": palette.OTHER}
+
+
+def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False,
+             candidates: Sequence[int] = (), selected: Sequence[int] | None = None, select: str | None = None) -> alt.Chart:
+    """A bar per frequency k = 1.. coloured by what grok.verdict allows: `key_freqs` (only under
+    a clock), `candidates` (the strongest frequencies while no clock exists), other. log_y for
+    values spanning orders of magnitude (losses). `selected` outlines the bars of a chosen set
+    (the ablation set); `select` names a point selection on k (click a bar: st.altair_chart's
+    on_select returns it)."""
     k = np.arange(1, len(values) + 1)
     v = np.asarray(values, dtype=float)
-    df = pd.DataFrame({"k": k, "value": v, "key": ["key" if i in set(key_freqs) else "other" for i in k]})
+    keys, cands = set(int(i) for i in key_freqs), set(int(i) for i in candidates)
+    kind = ["key frequency" if i in keys else "strongest (no clock yet)" if i in cands else "other" for i in k]
+    df = pd.DataFrame({"k": k, "value": v, "kind": kind})
     y, extra = alt.Y("value:Q", title=y_title), {}
     if log_y:  # bars on a log axis need a floor to rise from: the decade below the smallest value
         pos = v[v > 0]
@@ -76,12 +99,24 @@ def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: 
         df["bar"] = df["value"].clip(lower=lo)
         y = alt.Y("bar:Q", title=y_title, scale=alt.Scale(type="log", domainMin=lo), axis=alt.Axis(format=".0e"))
         extra["y2"] = alt.datum(lo)
-    return fit_x(alt.Chart(df).mark_bar().encode(
-        x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=[int(i) for i in k if i % 5 == 0 or i in set(key_freqs)])),
+    present = [n for n in FREQ_KINDS if n in set(kind)]
+    tooltip = [alt.Tooltip("k:O", title="frequency k"), alt.Tooltip("value:Q", format=".3g", title=y_title), alt.Tooltip("kind:N", title="frequency")]
+    if selected is not None:
+        chosen = set(int(i) for i in selected)
+        df["in set"] = ["yes" if i in chosen else "no" for i in k]
+        extra["stroke"] = alt.condition(alt.datum["in set"] == "yes", alt.value("#000000"), alt.value(None))
+        extra["strokeWidth"] = alt.condition(alt.datum["in set"] == "yes", alt.value(2), alt.value(0))
+        tooltip.append(alt.Tooltip("in set:N", title="in the ablation set"))
+    step = 5 if len(k) > 12 else 1
+    chart = alt.Chart(df).mark_bar(cursor="pointer" if select else "default").encode(
+        x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=[int(i) for i in k if i % step == 0 or i in keys or i in cands or i == 1])),
         y=y, **extra,
-        color=alt.Color("key:N", scale=alt.Scale(domain=["key", "other"], range=["#d62728", "#9ecae1"]), legend=alt.Legend(title=None, orient="top")),
-        tooltip=["k", alt.Tooltip("value:Q", format=".3g"), "key"],
-    ).properties(height=height, title=title))
+        color=alt.Color("kind:N", scale=alt.Scale(domain=present, range=[FREQ_KINDS[n] for n in present]), legend=alt.Legend(title=None, orient="top", labelLimit=0)),
+        tooltip=tooltip,
+    ).properties(height=height, title=title)
+    if select:
+        chart = chart.add_params(alt.selection_point(name=select, fields=["k"], on="click", clear=False, toggle="false"))
+    return fit_x(chart)
 
 
 def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_title: str = "value", scheme: str = "viridis",
@@ -114,58 +149,95 @@ def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_ti
     return natural_size(alt.layer(*layers).properties(width=size, height=size, title=title))
 
 
-def votes(df: pd.DataFrame, answer: int, height: int = 260) -> alt.LayerChart:
-    """Per-frequency logit contribution over the output c (`c`, `value`, `k`), true answer marked."""
-    lines = alt.Chart(df).mark_line().encode(
-        x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, int(df["c"].max())], nice=False)), y=alt.Y("value:Q", title="logit contribution"),
-        color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top"), sort=sorted(df["k"].unique(), key=int)),
-        tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
-    )
-    rule = alt.Chart(pd.DataFrame({"c": [answer], "label": [f"answer {answer}"]})).mark_rule(color="black", strokeDash=[4, 3], strokeWidth=2).encode(x="c:Q", tooltip=["label"])
-    return fit_x(alt.layer(lines, rule).properties(height=height))
+def votes(df: pd.DataFrame, answer: int, height: int = 260, total: np.ndarray | None = None, model_answer: int | None = None) -> alt.LayerChart:
+    """Per-frequency logit contribution over the output c (`c`, `value`, `k`), their sum
+    (`total` [p], a thick black line: the curve the model's answer is the peak of), the true
+    answer marked (dashed) and the model's answer when it differs."""
+    p = int(df["c"].max()) + 1 if len(df) else (len(total) if total is not None else 1)
+    ks = sorted(df["k"].unique(), key=int) if len(df) else []
+    layers = []
+    if len(df):
+        layers.append(alt.Chart(df).mark_line(strokeWidth=1.5).encode(
+            x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title="logit contribution"),
+            color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top", labelLimit=0), sort=ks,
+                            scale=alt.Scale(domain=ks, range=[SERIES_COLORS[(i + 2) % len(SERIES_COLORS)] for i in range(len(ks))])),
+            tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
+        ))
+    if total is not None:
+        tdf = pd.DataFrame({"c": np.arange(len(total)), "value": np.asarray(total, dtype=float), "line": "sum of the frequencies"})
+        layers.append(alt.Chart(tdf).mark_line(color="#000000", strokeWidth=3).encode(
+            x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title="logit contribution"),
+            tooltip=[alt.Tooltip("line:N", title=""), "c:Q", alt.Tooltip("value:Q", format=".3g")]))
+    marks = [{"c": answer, "label": f"true answer {answer}", "who": "true answer"}]
+    if model_answer is not None and model_answer != answer:
+        marks.append({"c": model_answer, "label": f"model's answer {model_answer}", "who": "model's answer"})
+    rule = alt.Chart(pd.DataFrame(marks)).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
+        x="c:Q", tooltip=["label"],
+        color=alt.Color("who:N", scale=alt.Scale(domain=["true answer", "model's answer"], range=["#000000", palette.WRONG]), legend=None))
+    layers.append(rule)
+    return fit_x(alt.layer(*layers).properties(height=height).resolve_scale(color="independent"))
 
 
-def clock(df: pd.DataFrame, size: int = 180) -> alt.FacetChart:
-    """One unit circle per key frequency with x, y and x + y placed at angles w_k * value
-    (`k`, `point`, `value`, `cos`, `sin`)."""
+CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}
+
+
+def clock(df: pd.DataFrame, size: int = 150, title: str = "") -> alt.LayerChart:
+    """One frequency's circle (`k`, `point`, `value`, `cos`, `sin`, `degrees` rows of one k, from
+    grok.query_view.clock_points): x, y and the model's answer where the model's embedding puts
+    them, x's and y's angles added as a ring marker. One small chart per frequency, so a page
+    can wrap them in a row that flows onto more lines on a narrow screen."""
     t = np.linspace(0, 2 * np.pi, 73)
-    ring = pd.DataFrame([{"k": k, "cos": np.cos(a), "sin": np.sin(a), "order": i, "kind": "ring"} for k in df["k"].unique() for i, a in enumerate(t)])
-    data = pd.concat([ring, df.assign(kind="point", order=0)], ignore_index=True)
-    base = alt.Chart(data)
-    xs = alt.X("cos:Q", scale=alt.Scale(domain=[-1.35, 1.35]), title=None, axis=None)
-    ys = alt.Y("sin:Q", scale=alt.Scale(domain=[-1.35, 1.35]), title=None, axis=None)
-    circle = base.transform_filter(alt.datum.kind == "ring").mark_line(color="#bbbbbb").encode(x=xs, y=ys, order="order:Q")
-    pts = base.transform_filter(alt.datum.kind == "point").mark_point(size=160, filled=True).encode(
-        x=xs, y=ys, color=alt.Color("point:N", scale=alt.Scale(domain=["x", "y", "x + y"], range=["#1f77b4", "#2ca02c", "#d62728"]), legend=alt.Legend(orient="top", title=None)),
-        tooltip=["k:N", "point:N", "value:Q"],
-    )
-    labels = base.transform_filter(alt.datum.kind == "point").mark_text(dy=-14, fontSize=11).encode(x=xs, y=ys, text="value:Q")
-    return alt.layer(circle, pts, labels).properties(width=size, height=size).facet(facet=alt.Facet("k:N", title="key frequency k"), columns=5)
+    ring = pd.DataFrame({"cos": np.cos(t), "sin": np.sin(t), "order": np.arange(len(t))})
+    m = max(1.35, float(np.abs(df[["cos", "sin"]].to_numpy()).max()) * 1.15 if len(df) else 1.35)
+    xs = alt.X("cos:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
+    ys = alt.Y("sin:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
+    circle = alt.Chart(ring).mark_line(color="#bbbbbb").encode(x=xs, y=ys, order="order:Q")
+    names = list(CLOCK_POINTS)
+    col = alt.Color("point:N", scale=alt.Scale(domain=names, range=[CLOCK_POINTS[n] for n in names]), legend=None)
+    filled = alt.Chart(df[df["point"] != "angles of x and y added"]).mark_point(size=110, filled=True, opacity=0.9).encode(
+        x=xs, y=ys, color=col, shape=alt.Shape("point:N", scale=alt.Scale(domain=["x", "y", "model's answer"], range=["circle", "square", "diamond"]), legend=None),
+        tooltip=["point:N", "value:N", alt.Tooltip("degrees:Q", title="angle (degrees)")])
+    added = alt.Chart(df[df["point"] == "angles of x and y added"]).mark_point(size=320, filled=False, strokeWidth=2).encode(
+        x=xs, y=ys, color=col, tooltip=["point:N", alt.Tooltip("degrees:Q", title="angle (degrees)")])
+    labels = alt.Chart(df[df["value"] != ""]).mark_text(dy=-12, fontSize=11).encode(x=xs, y=ys, text="value:N", color=col)
+    return natural_size(alt.layer(circle, added, filled, labels).properties(width=size, height=size, title=title))
 
 
-def number_circle(df: pd.DataFrame, size: int = 200, columns: int = 5) -> alt.FacetChart:
-    """Numbers x placed at their embedding's coordinates in each key plane (`k`, `a`, `b`, `x`)."""
+def clock_legend() -> dict[str, str]:
+    """The clock's point names and colours, for a legend drawn once beside a row of clocks."""
+    return dict(CLOCK_POINTS)
+
+
+def number_circle(df: pd.DataFrame, size: int = 200, columns: int = 5, legend: bool = True) -> alt.FacetChart:
+    """Numbers x placed at their embedding's coordinates in each key plane (`k`, `a`, `b`, `x`).
+    legend=False drops the colour bar (a page drawing one chart per k wraps them in a row)."""
     pts = alt.Chart(df).mark_circle(size=40).encode(
         x=alt.X("a:Q", title="cos_k direction", axis=alt.Axis(labels=False, ticks=False)),
         y=alt.Y("b:Q", title="sin_k direction", axis=alt.Axis(labels=False, ticks=False)),
-        color=alt.Color("x:Q", scale=alt.Scale(scheme="rainbow"), title="number x"),
+        color=alt.Color("x:Q", scale=alt.Scale(scheme="rainbow"), title="number x", legend=alt.Legend() if legend else None),
         tooltip=["k:N", "x:Q"],
     ).properties(width=size, height=size)
     return pts.facet(facet=alt.Facet("k:N", title="key frequency k"), columns=columns).resolve_scale(x="independent", y="independent")
 
 
 def counts(d: dict, key_freqs: Sequence[int], title: str = "", height: int = 220) -> alt.Chart:
-    """Neurons per frequency (bars), key frequencies highlighted; 'unclustered' as its own bar."""
-    rows = [{"frequency": str(k), "neurons": n, "key": "key" if k in set(key_freqs) else "other"} for k, n in d.items() if k != "unclustered"]
+    """Neurons per frequency (bars), key frequencies highlighted (only those grok.verdict
+    allows: pass none for a checkpoint without a clock); 'unclustered' as its own bar."""
+    keys = set(int(k) for k in key_freqs)
+    rows = [{"frequency": str(k), "neurons": n, "key": "key frequency" if k in keys else "other"} for k, n in d.items() if k != "unclustered"]
     if "unclustered" in d:
         rows.append({"frequency": "unclustered", "neurons": d["unclustered"], "key": "unclustered"})
     df = pd.DataFrame(rows, columns=["frequency", "neurons", "key"])
-    return alt.Chart(df).mark_bar().encode(
+    colours = {"key frequency": palette.KEY, "other": palette.OTHER, "unclustered": palette.UNCLUSTERED}
+    present = [n for n in colours if n in set(df["key"])]
+    return fit_x(alt.Chart(df).mark_bar().encode(
         x=alt.X("frequency:N", sort=None, title="frequency k", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("neurons:Q", title="neurons"),
-        color=alt.Color("key:N", scale=alt.Scale(domain=["key", "other", "unclustered"], range=["#d62728", "#9ecae1", "#cccccc"]), legend=alt.Legend(title=None, orient="top")),
+        y=alt.Y("neurons:Q", title="neurons", axis=alt.Axis(tickMinStep=1, format="d")),
+        color=alt.Color("key:N", scale=alt.Scale(domain=present, range=[colours[n] for n in present]), legend=alt.Legend(title=None, orient="top", labelLimit=0)),
         tooltip=["frequency", "neurons"],
-    ).properties(height=height, title=title)
+    ).properties(height=height, title=title))
 
 
 def bars(df: pd.DataFrame, x: str, y: str, color: str | None = None, height: int = 220, title: str = "", y_title: str | None = None) -> alt.Chart:
@@ -202,7 +274,7 @@ def labelled_heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: 
     ).properties(width=width or cell * len(col_labels), height=height or cell * len(row_labels), title=title))
 
 
-OUTCOMES = {"still right": "#a1d99b", "broken": "#d62728", "was wrong": "#525252", "fixed": "#1f77b4"}
+OUTCOMES = palette.OUTCOMES
 
 
 def outcome_grid(before: np.ndarray, after: np.ndarray, size: int = 420, title: str = "") -> alt.Chart:

@@ -35,8 +35,9 @@ SNAPSHOT_DIR = "snapshots"
 REPLAY_FILE = "replay.safetensors"
 
 
-class CheckpointError(Exception):
-    """A file could not be used; the message names it and says why."""
+# The torch-free readers of a run folder live in grok/runfiles.py (the app's sidebar and Home
+# page use them before torch is imported); they are re-exported here under their old names.
+from .runfiles import CheckpointError, load_config, read_metrics, snapshot_path, snapshot_steps  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- raw safetensors I/O
@@ -188,58 +189,7 @@ def load_model_file(path, fallback_config: TrainConfig | None = None) -> Loaded:
     return Loaded(build_model(weights, config.model), config, step, path, inferred, from_run)
 
 
-# ---------------------------------------------------------------- run folders
-def load_config(folder) -> TrainConfig:
-    path = Path(folder) / CONFIG_FILE
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file (is {folder} a run folder?)")
-    try:
-        return TrainConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    except (ConfigError, TypeError) as e:
-        raise CheckpointError(f"{path}: bad config ({e})") from None
-
-
-def read_metrics(folder) -> list[dict]:
-    """Metrics rows in step order. A torn last line (a run being written) is skipped."""
-    path = Path(folder) / METRICS_FILE
-    if not path.exists():
-        return []
-    rows = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break
-            raise CheckpointError(f"{path}: line {i + 1} is not valid JSON") from None
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            raise CheckpointError(f"{path}: line {i + 1} has no integer 'step'")
-        rows.append(row)
-    return rows
-
-
-def snapshot_path(folder, step: int) -> Path:
-    return Path(folder) / SNAPSHOT_DIR / f"step_{step:08d}.safetensors"
-
-
-def snapshot_steps(folder) -> list[int]:
-    d = Path(folder) / SNAPSHOT_DIR
-    if not d.is_dir():
-        return []
-    steps = []
-    for f in d.glob("step_*.safetensors"):
-        try:
-            steps.append(int(f.stem.split("_")[1]))
-        except (IndexError, ValueError):
-            continue
-    return sorted(steps)
-
-
+# ---------------------------------------------------------------- run folders (readers: grok/runfiles.py)
 def save_snapshot(folder, step: int, model: Transformer) -> None:
     save_tensors(snapshot_path(folder, step), model.weights(), {"step": step})
 

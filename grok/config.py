@@ -68,6 +68,12 @@ class TrainConfig:
     grokfast_alpha: float = 0.0  # 0 = Grokfast off
     grokfast_lambda: float = 0.0
     stop_after_grokked: int = -1  # -1 = never stop early
+    # numerics (issue 13; defaults = the recipe every older run used, so old config.json load)
+    loss: str = "softmax"  # "softmax" | "stablemax" (Prieto et al. 2025), see grok/stablemax.py
+    softmax_precision: int = 64  # dtype of the loss: 64 (default) or 32 (where softmax collapses)
+    orthograd: bool = False  # perpendicular gradient per tensor, see grok/orthograd.py
+    grokfast_window: int = 0  # > 0 = Grokfast-MA over this many past gradients (uses grokfast_lambda)
+    adam_eps: float = 1e-8
 
     def validate(self) -> "TrainConfig":
         self.model.validate()
@@ -99,11 +105,28 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not (0 <= v < 1):
                 raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        if self.loss not in ("softmax", "stablemax"):
+            raise ConfigError(f"loss must be 'softmax' or 'stablemax', got {self.loss!r}")
+        if self.softmax_precision not in (32, 64) or isinstance(self.softmax_precision, bool):
+            raise ConfigError(f"softmax_precision must be 32 or 64, got {self.softmax_precision!r}")
+        if not isinstance(self.orthograd, bool):
+            raise ConfigError(f"orthograd must be true or false, got {self.orthograd!r}")
+        if not _is_int(self.grokfast_window) or self.grokfast_window < 0:
+            raise ConfigError(f"grokfast_window must be an integer >= 0, got {self.grokfast_window!r}")
+        if self.grokfast_window > 0 and self.grokfast_alpha > 0:
+            raise ConfigError("choose one Grokfast filter: grokfast_alpha (EMA) or grokfast_window (MA), not both")
+        if not isinstance(self.adam_eps, (int, float)) or not math.isfinite(self.adam_eps) or self.adam_eps <= 0:
+            raise ConfigError(f"adam_eps must be a finite number > 0, got {self.adam_eps!r}")
         return self
 
     @property
     def grokfast(self) -> bool:
+        """Grokfast-EMA is on (see grokfast_ma for the moving-average filter)."""
         return self.grokfast_alpha > 0 and self.grokfast_lambda > 0
+
+    @property
+    def grokfast_ma(self) -> bool:
+        return self.grokfast_window > 0 and self.grokfast_lambda > 0
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .fastbag import BagPlan, bag, make_plan
 
 
 class Embed(nn.Module):
@@ -204,27 +205,27 @@ class Transformer(nn.Module):
         logit_const = const[cfg.d_mlp:] + m.b_out @ u.W_U + u.b_U
         return table, pre_const, logit_const, s0, s1, s2, W_L
 
-    def fast_forward(self, x: torch.Tensor, y: torch.Tensor):
+    def fast_forward(self, x: torch.Tensor, y: torch.Tensor, plan: BagPlan | None = None):
         """x, y [B] long -> (logits [B, p], mlp pre-activation [B, d_mlp], pattern [B, H, 3]),
-        all at the last position and exactly the full path's values."""
+        all at the last position and exactly the full path's values.
+
+        `plan` (grok.fastbag.make_plan(x, y, p, H)) holds the batch's index bookkeeping; the
+        trainer builds it once, since its batch never changes."""
         cfg = self.cfg
         p, H = cfg.p, cfg.n_heads
+        if plan is None or not plan.matches(x, y, p, H):
+            plan = make_plan(x, y, p, H)
         table, pre_const, logit_const, s0, s1, s2, W_L = self.fast_tables()
-        scores = torch.stack([s0[x], s1[y], s2.expand(x.shape[0], H)], dim=2)  # [B, H, 3]
+        scores = torch.stack([F.embedding(x, s0), F.embedding(y, s1), s2.expand(x.shape[0], H)], dim=2)  # [B, H, 3]
         pattern = scores.softmax(-1)  # [B, H, 3]
-        B = x.shape[0]
-        h = torch.arange(H, device=x.device)
-        idx = torch.stack([x[:, None] * H + h, p * H + y[:, None] * H + h], dim=2)  # [B, H, 2] rows of the table
-        # the "=" rows are the same for every example: a small matmul, not part of the bag
-        bag = F.embedding_bag(idx.reshape(B, -1), table[: 2 * p * H], per_sample_weights=pattern[:, :, :2].reshape(B, -1), mode="sum")
-        bag = bag + pattern[:, :, 2] @ table[2 * p * H:]  # [B, d_mlp + p]
-        pre = bag[:, : cfg.d_mlp] + pre_const  # [B, d_mlp]
-        logits = bag[:, cfg.d_mlp:] + F.relu(pre) @ W_L + logit_const  # [B, p]
+        pre, direct = bag(table, pattern, plan).split([cfg.d_mlp, p], 1)  # [B, d_mlp], [B, p]
+        pre = pre + pre_const
+        logits = torch.addmm(direct + logit_const, F.relu(pre), W_L)  # [B, p]
         return logits, pre, pattern
 
-    def fast_logits(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def fast_logits(self, x: torch.Tensor, y: torch.Tensor, plan: BagPlan | None = None) -> torch.Tensor:
         """x, y [B] long -> logits [B, p] at the last position (the training path)."""
-        return self.fast_forward(x, y)[0]
+        return self.fast_forward(x, y, plan)[0]
 
 
 def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,14 @@ model.load_state_dict(load_file("{rel_path}"), strict=True)
 ```"""
 
 
+def _grokfast(cfg) -> str:
+    if cfg.grokfast:
+        return f"EMA, alpha {cfg.grokfast_alpha:g}, lambda {cfg.grokfast_lambda:g}"
+    if cfg.grokfast_ma:
+        return f"MA, window {cfg.grokfast_window}, lambda {cfg.grokfast_lambda:g}"
+    return "off"
+
+
 def card(run_dir, name: str, command: str = "", notes: str = "") -> str:
     run = open_run(run_dir, name)
     cfg = run.config
@@ -48,10 +56,12 @@ def card(run_dir, name: str, command: str = "", notes: str = "") -> str:
         f"trained on (x + y) mod {cfg.model.p}, full batch, {n_train} training pairs of {cfg.model.p ** 2}.", "",
         "## Recipe", "",
         "| setting | value |", "| --- | --- |",
-        f"| optimiser | AdamW, lr {cfg.lr:g}, weight decay {cfg.wd:g}, betas ({cfg.beta1:g}, {cfg.beta2:g}), warm-up {cfg.warmup} steps |",
+        f"| optimiser | AdamW, lr {cfg.lr:g}, weight decay {cfg.wd:g}, betas ({cfg.beta1:g}, {cfg.beta2:g}), eps {cfg.adam_eps:g}, warm-up {cfg.warmup} steps |",
+        f"| loss | {'StableMax' if cfg.loss == 'stablemax' else 'softmax'} cross-entropy in float{cfg.softmax_precision} |",
+        f"| gradient | {'perpendicular to the weights, per tensor (--orthograd)' if cfg.orthograd else 'plain'} |",
         f"| split | {cfg.frac_train:g} train, seed {cfg.seed} |",
         f"| steps | {last['step']} of {cfg.steps} |",
-        f"| Grokfast | {'alpha %g, lambda %g' % (cfg.grokfast_alpha, cfg.grokfast_lambda) if cfg.grokfast else 'off'} |",
+        f"| Grokfast | {_grokfast(cfg)} |",
         f"| wall time | {last.get('wall_time', 0):.0f} s on 2 CPU cores (shared machine) |", "",
     ]
     if command:
@@ -69,8 +79,8 @@ def card(run_dir, name: str, command: str = "", notes: str = "") -> str:
         f"- neurons clustered by one frequency (>= 85 % variance): {int(cl.clustered.sum())} of {cl.freq.numel()}: "
         + ", ".join(f"k={k}: {n}" for k, n in cl.counts().items()), "",
         "## Phases (grok.phases.detect on metrics.jsonl)", "",
-        "| phase | from step | to step |", "| --- | --- | --- |",
-        *[f"| {p.name} | {p.start} | {p.end} |" for p in ph], "",
+        "| phase | from step | to step | note |", "| --- | --- | --- | --- |",
+        *[f"| {p.name} | {p.start} | {p.end} | {p.note} |" for p in ph], "",
         "## Files", "",
         "- `model.safetensors`: final weights, TransformerLens names, config in the metadata",
         "- `config.json`, `metrics.jsonl` (one row per eval, with the progress measures)",

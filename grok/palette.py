@@ -16,7 +16,7 @@ UNCLUSTERED = "#E0E0E0"  # neurons no single frequency explains
 # right / wrong (a blue / vermillion pair: distinct for every common colour-vision deficiency)
 RIGHT = "#0072B2"
 WRONG = "#D55E00"
-OUTCOMES = {"still right": "#CFE3F2", "broken": WRONG, "was wrong": "#555555", "fixed": "#009E73"}
+OUTCOMES = {"still right": "#9DC3E6", "broken": WRONG, "was wrong": "#555555", "fixed": "#009E73"}
 
 # training curves: one colour per series everywhere
 SERIES = {

@@ -8,8 +8,15 @@ Two places:
   the candidate directions are its principal components (SVD of the centred matrix, components
   with singular value below 1e-6 of the largest dropped); "dims" are component indices, 0 =
   most variance.
+- "attn": the attention output at "=", blocks.0.hook_attn_out[:, 2] over the whole grid
+  [p*p, d] (grok.attention.attn_out_grid), target cos(w_k x) with x = i // p; candidates are
+  its principal components, as for "resid".
 - "neurons": the MLP's post-ReLU activations at "=" over the whole grid [p*p, d_mlp], target
   cos(w_k x) with x = i // p (the neuron basis is privileged: "dims" are neuron indices).
+
+`probe_table` probes every site at several budgets (1, 2, 4, 8 directions) from ONE greedy
+path per (site, k): greedy selection is nested, so the n-direction choice is the first n of
+the 8-direction one. `probe_timeline` runs it over a replay's stored weights.
 
 Method (deterministic): greedy forward selection. Starting from the intercept alone, add the
 candidate column that most increases the summed R^2 of the two targets (cos and sin together,
@@ -21,6 +28,7 @@ R^2 = 1 - |residual|^2 / |target - mean|^2.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -132,3 +140,155 @@ def neuron_probe(model: Transformer, ks, n: int = 2, acts: measures.GridActivati
 def probes(model: Transformer, ks, n: int = 2, acts: measures.GridActivations | None = None) -> dict[str, dict[int, dict]]:
     """Both probes: {"resid": {k: ...}, "neurons": {k: ...}}."""
     return {"resid": resid_probe(model, ks, n), "neurons": neuron_probe(model, ks, n, acts)}
+
+
+# ---------------------------------------------------------------- all sites, several budgets
+SITES = ("resid", "attn", "neurons")
+DIMS = (1, 2, 4, 8)
+
+
+@dataclass
+class SiteGram:
+    """What greedy selection needs of a site, without its [m, N] matrix: the centred Gram
+    G = Xc^T Xc [N, N], the cross-products B = Xc^T T [N, 2K] with the targets cos / sin(w_k x)
+    of every k (columns 2j, 2j+1) and the targets' centred squared norms tt [2K]. For the
+    principal-component sites G is diagonal (the PCs' variances)."""
+
+    G: torch.Tensor
+    B: torch.Tensor
+    tt: torch.Tensor
+    ks: list
+
+
+def _x_targets(p: int, ks) -> torch.Tensor:
+    """[p, 2K] cos / sin(w_k x) over x = 0..p-1, float64."""
+    xs = torch.arange(p, dtype=torch.float64)
+    return torch.cat([_targets(xs, int(k), p) for k in ks], 1) if len(ks) else torch.zeros(p, 0, dtype=torch.float64)
+
+
+def _pc_gram(C: torch.Tensor, XtT: torch.Tensor, tt: torch.Tensor, ks) -> SiteGram:
+    """From a centred covariance C = Xc^T Xc [n, n] and Xc^T T [n, 2K]: the site in principal
+    components (descending variance; variance below RANK_TOL^2 of the largest dropped)."""
+    lam, V = torch.linalg.eigh(C)  # ascending
+    lam, V = lam.flip(0), V.flip(1)
+    keep = lam > RANK_TOL**2 * lam[0] if lam.numel() and lam[0] > 0 else torch.zeros_like(lam, dtype=torch.bool)
+    lam, V = lam[keep], V[:, keep]
+    return SiteGram(torch.diag(lam), V.T @ XtT, tt, list(ks))
+
+
+@torch.no_grad()
+def site_grams(model: Transformer, ks, acts: measures.GridActivations | None = None, sites=SITES) -> dict[str, SiteGram]:
+    """SiteGram of each site. Grid targets depend on x only, so Xc^T T = (sum over y of Xc)^T T(x):
+    one [p, N] marginal, no [p*p, 2K] target matrix."""
+    from .attention import attn_out_grid
+
+    p = model.cfg.p
+    ks = [int(k) for k in ks]
+    Tx = _x_targets(p, ks)  # [p, 2K]
+    Txc = Tx - Tx.mean(0)
+    out = {}
+    if "resid" in sites:
+        R = (model.embed.W_E[:p] + model.pos_embed.W_pos[0]).double()  # [p, d] = hook_resid_pre[:, 0]
+        Rc = R - R.mean(0)
+        out["resid"] = _pc_gram(Rc.T @ Rc, Rc.T @ Tx, (Txc**2).sum(0), ks)
+    need_grid = [s for s in ("attn", "neurons") if s in sites]
+    if need_grid:
+        acts = measures.grid_activations(model) if acts is None else acts
+        tt = p * (Txc**2).sum(0)  # each x appears p times on the grid
+    for s in need_grid:
+        X = attn_out_grid(model, acts.pattern) if s == "attn" else acts.post  # [p*p, N]
+        X = X.double()  # float64: near-collinear neurons (a clock's phase neighbours) need it
+        Xc = X - X.mean(0)
+        G = Xc.T @ Xc  # one GEMM per site, shared by every k and budget
+        XtT = Xc.reshape(p, p, -1).sum(1).T @ Tx  # [N, 2K]
+        out[s] = _pc_gram(G, XtT, tt, ks) if s == "attn" else SiteGram(G, XtT, tt, ks)
+    return out
+
+
+def greedy_gram(G: torch.Tensor, B: torch.Tensor, tt: torch.Tensor, n: int) -> tuple[list[int], list[list[float]]]:
+    """Greedy forward selection from a Gram matrix: the same choices as `greedy_select` (gain
+    = summed squared residual correlation over the remaining norm, ties to the lower index),
+    with every quantity kept in column space. Returns (chosen, R^2 per target after each
+    choice, [len(chosen)][t])."""
+    G, B, tt = G.double(), B.double(), tt.double()
+    N = G.shape[0]
+    diag = torch.diagonal(G).clone()
+    scale = diag.max().clamp_min(1e-300) if N else torch.tensor(1.0)
+    QX = torch.zeros(0, N, dtype=torch.float64)  # [s, N] q^T x_j
+    QT = torch.zeros(0, B.shape[1], dtype=torch.float64)  # [s, t] q^T T
+    chosen: list[int] = []
+    r2s: list[list[float]] = []
+    explained = torch.zeros_like(tt)
+    for _ in range(min(n, N)):
+        left = diag - (QX**2).sum(0)  # [N]
+        ok = left > 1e-12 * scale
+        if chosen:
+            ok[chosen] = False
+        if not ok.any():
+            break
+        RX = B - QX.T @ QT  # [N, t] residual correlations
+        gain = (RX**2).sum(1) / left.clamp_min(1e-300)
+        gain[~ok] = -1.0
+        j = int(torch.argmax(gain))
+        chosen.append(j)
+        nrm = left[j].sqrt()
+        qx = (G[j] - QX[:, j] @ QX) / nrm  # [N]
+        qt = RX[j] / nrm  # [t]
+        QX = torch.cat([QX, qx[None]])
+        QT = torch.cat([QT, qt[None]])
+        explained = explained + qt**2
+        r2s.append(torch.where(tt > 0, explained / tt.clamp_min(1e-300), torch.zeros_like(tt)).clamp(0, 1).tolist())
+    return chosen, r2s
+
+
+@torch.no_grad()
+def probe_table(model: Transformer, ks, dims=DIMS, acts: measures.GridActivations | None = None,
+                sites=SITES) -> dict[str, dict[int, dict]]:
+    """{site: {k: {"n": [dims], "cos": [R^2 per n], "sin": [R^2 per n], "dims": [chosen, best first]}}}.
+    One greedy path of max(dims) per (site, k); fewer usable directions than n keep the last R^2."""
+    ks = [int(k) for k in ks]
+    grams = site_grams(model, ks, acts, sites)
+    nmax = max(dims)
+    out: dict[str, dict[int, dict]] = {}
+    for site in sites:
+        g = grams[site]
+        out[site] = {}
+        for j, k in enumerate(ks):
+            cols = [2 * j, 2 * j + 1]
+            chosen, r2s = greedy_gram(g.G, g.B[:, cols], g.tt[cols], nmax)
+            pick = [r2s[min(n, len(r2s)) - 1] if r2s else [0.0, 0.0] for n in dims]
+            out[site][k] = {"n": list(dims), "cos": [r[0] for r in pick], "sin": [r[1] for r in pick], "dims": chosen}
+    return out
+
+
+def first_found(steps, r2s, threshold: float = 0.9):
+    """The first step at which R^2 reaches `threshold` and stays there to the end, or None."""
+    found = None
+    for s, v in zip(steps, r2s):
+        if v >= threshold:
+            found = s if found is None else found
+        else:
+            found = None
+    return found
+
+
+@torch.no_grad()
+def probe_timeline(replay_path, config, steps, ks, n: int = 2, sites=SITES) -> dict:
+    """Probes with n directions at each replay weight step: {"steps": [...], "test_acc": [...],
+    site: {k: [min(R^2 cos, R^2 sin) per step]}} (the weaker of the two waves: a wave is
+    found when both its cos and its sin are)."""
+    from . import replay as replay_mod
+    from .data import make_dataset
+
+    ds = make_dataset(config.model.p, config.frac_train, config.seed)
+    out: dict = {"steps": [], "test_acc": [], "n": n, **{s: {int(k): [] for k in ks} for s in sites}}
+    for step in steps:
+        model = replay_mod.load_weights(replay_path, step, config)
+        acts = measures.grid_activations(model)
+        t = probe_table(model, ks, (n,), acts, sites)
+        out["steps"].append(int(step))
+        out["test_acc"].append(measures.loss_acc(acts.logits, ds)["test_acc"])
+        for s in sites:
+            for k in ks:
+                out[s][int(k)].append(min(t[s][int(k)]["cos"][0], t[s][int(k)]["sin"][0]))
+    return out

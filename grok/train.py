@@ -22,10 +22,12 @@ from typing import Callable
 
 import torch
 
-from . import atomic, checkpoint as ckpt, measures
+from . import atomic, checkpoint as ckpt, grokfast as gf, measures, norms, orthograd, stablemax
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, make_dataset
 from .model import Transformer, loss_fn
+from .fastbag import make_plan
+from . import compiled, presets
 
 
 def snapshot_schedule(steps: int, every: int = 0) -> set[int]:
@@ -44,17 +46,20 @@ def snapshot_schedule(steps: int, every: int = 0) -> set[int]:
 @torch.no_grad()
 def evaluate(model: Transformer, ds: Dataset) -> dict:
     """Loss and accuracy on train / test / all pairs and the progress measures, from one
-    full-grid forward."""
+    full-grid forward; plus the float32 softmax-collapse fraction of the training pairs and
+    the per-matrix weight norms (grok/stablemax.py, grok/norms.py)."""
     acts = measures.grid_activations(model)
     return {
         **measures.loss_acc(acts.logits, ds),
         "weight_norm": measures.weight_norm(model),
+        "softmax_collapse": stablemax.collapse_fraction(acts.logits[ds.train_mask], ds.labels[ds.train_mask]),
+        **norms.matrix_norms(model),
         **measures.progress_measures(model, ds, acts=acts),
     }
 
 
 # ---------------------------------------------------------------- resume state
-def save_state(folder: Path, model, opt, ema, step, wall, grokked_step, cfg) -> None:
+def save_state(folder: Path, model, opt, ema, step, wall, grokked_step, cfg, step_mode: str = "") -> None:
     t = {f"model.{k}": v for k, v in model.weights().items()}
     names = [k for k, _ in model.named_parameters()]
     for i, st in opt.state_dict()["state"].items():
@@ -64,6 +69,8 @@ def save_state(folder: Path, model, opt, ema, step, wall, grokked_step, cfg) -> 
         t.update({f"grokfast.{k}": v for k, v in ema.items()})
     t["rng.torch"] = torch.get_rng_state()
     meta = {"step": step, "wall_time": wall, "grokked_step": grokked_step, "config": cfg.to_dict()}
+    if step_mode:  # "on" / "off": the compile mode the run steps in (grok/compiled.py)
+        meta["step_mode"] = step_mode
     ckpt.save_tensors(folder / ckpt.STATE_FILE, t, meta)
 
 
@@ -88,6 +95,19 @@ def load_state(folder: Path, model, opt, cfg):
     return int(meta["step"]), float(meta.get("wall_time", 0.0)), g, ema
 
 
+def _saved_step_mode(folder: Path) -> str | None:
+    """The compile mode ("on" / "off") a run's saved state was stepped in, if it says."""
+    try:
+        _, meta = ckpt.read_tensors(folder / ckpt.STATE_FILE)
+    except (ckpt.CheckpointError, OSError):
+        return None
+    try:
+        m = json.loads(meta.get("step_mode", "null"))
+    except ValueError:
+        return None
+    return m if m in ("on", "off") else None
+
+
 # ---------------------------------------------------------------- the loop
 def pick_device(name: str) -> torch.device:
     if name == "auto":
@@ -106,12 +126,15 @@ def train(
     on_eval: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_seconds: float | None = None,
+    compile: str = "auto",
 ) -> dict:
     """Train (or resume) the run in `out`; returns the last metrics row.
 
     on_eval(row) is called after each eval (live charts); should_stop() is polled every step
     (a stop button, a closed tab); max_seconds caps wall time. Either stop writes a valid
     partial run: state, metrics and model.safetensors at the current step.
+    compile: "auto" | "on" | "off" for the step's forward + loss (grok/compiled.py); a resumed
+    run keeps the mode it was started in, so its steps stay bit-identical.
     """
     out = Path(out)
     dev = pick_device(device)
@@ -126,7 +149,10 @@ def train(
     ds = make_dataset(cfg.model.p, cfg.frac_train, cfg.seed).to(dev)
     xtr, ytr, ltr = ds.tokens[ds.train_mask, 0], ds.tokens[ds.train_mask, 1], ds.labels[ds.train_mask]
     model = Transformer(cfg.model, seed=cfg.seed).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2))
+    def make_opt(m: Transformer) -> torch.optim.Optimizer:  # fused: one kernel for all tensors
+        return torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=dev.type in ("cpu", "cuda"))
+
+    opt = make_opt(model)
     ema: dict[str, torch.Tensor] | None = None
     start, wall, grokked = 0, 0.0, None
     metrics: list[dict] = []
@@ -135,12 +161,23 @@ def train(
         metrics = [r for r in ckpt.read_metrics(out) if r["step"] <= start]
     snaps = snapshot_schedule(cfg.steps, cfg.snapshot_every)
     names = [k for k, _ in model.named_parameters()]
+    plan = make_plan(xtr, ytr, cfg.model.p, cfg.model.n_heads)  # the batch's index bookkeeping, once
+
+    def step_loss(m: Transformer) -> torch.Tensor:
+        return stablemax.cross_entropy(m.fast_logits(xtr, ytr, plan), ltr, cfg.loss, cfg.softmax_precision)
+
+    if resume and start > 0:  # keep the mode the run was started in
+        compile = _saved_step_mode(out) or compile
+    step_loss, compiled_on, why = compiled.pick(compile, cfg.steps - start, step_loss, model, make_opt)
+    step_mode = "on" if compiled_on else "off"
+    if progress:
+        print(f"step: {why}", file=sys.stderr)
 
     def record(step: int) -> dict:
         row = {"step": step, "wall_time": round(wall, 3), "lr": opt.param_groups[0]["lr"], **evaluate(model, ds)}
         metrics.append(row)
         atomic.write_jsonl(out / ckpt.METRICS_FILE, metrics)
-        save_state(out, model, opt, ema, step, wall, grokked, cfg)
+        save_state(out, model, opt, ema, step, wall, grokked, cfg, step_mode)
         if on_eval is not None:
             on_eval(row)
         return row
@@ -171,18 +208,15 @@ def train(
             if cfg.warmup:
                 for g in opt.param_groups:
                     g["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
-            loss = loss_fn(model.fast_logits(xtr, ytr), ltr)
+            loss = step_loss(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.orthograd:  # the perpendicular gradient, per tensor (before any filter)
+                orthograd.orthogonalize_(model.parameters())
             if cfg.grokfast:  # Grokfast-EMA: amplify the slow component of the gradient
-                params = dict(model.named_parameters())
-                if ema is None:
-                    ema = {n: params[n].grad.detach().clone() for n in names}
-                else:
-                    for n in names:
-                        ema[n].mul_(cfg.grokfast_alpha).add_(params[n].grad, alpha=1 - cfg.grokfast_alpha)
-                for n in names:
-                    params[n].grad.add_(ema[n], alpha=cfg.grokfast_lambda)
+                ema = gf.ema_(dict(model.named_parameters()), ema, cfg.grokfast_alpha, cfg.grokfast_lambda)
+            elif cfg.grokfast_ma:  # Grokfast-MA: the mean of the last grokfast_window gradients
+                ema = gf.ma_(dict(model.named_parameters()), ema, cfg.grokfast_window, cfg.grokfast_lambda)
             opt.step()
             step += 1
             wall = wall0 + time.perf_counter() - t0
@@ -212,7 +246,7 @@ def train(
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if step not in snaps:
         ckpt.save_snapshot(out, step, model)
-    save_state(out, model, opt, ema, step, wall, grokked, cfg)
+    save_state(out, model, opt, ema, step, wall, grokked, cfg, step_mode)
     done = not stopped and (step >= cfg.steps or grokked is not None)
     ckpt.save_model(out / ckpt.MODEL_FILE, model, cfg, step, {"completed": done, "grokked_step": grokked, "wall_time": round(wall, 3)})
     return {**row, "grokked_step": grokked, "completed": done}
@@ -234,11 +268,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--snapshot-every", type=int, default=d.snapshot_every, help="steps between weight snapshots; 0 = dense-early schedule (default)")
     ap.add_argument("--grokfast-alpha", type=float, default=d.grokfast_alpha, help="Grokfast-EMA decay, e.g. 0.98 (default 0 = off)")
     ap.add_argument("--grokfast-lambda", type=float, default=d.grokfast_lambda, help="Grokfast-EMA amplification, e.g. 2.0 (default 0 = off)")
+    ap.add_argument("--grokfast-window", type=int, default=d.grokfast_window, metavar="N", help="Grokfast-MA: add --grokfast-lambda x the mean of the last N gradients (default 0 = off; the paper uses 100 with lambda 5)")
+    ap.add_argument("--loss", choices=["softmax", "stablemax"], default=d.loss, help="cross-entropy over softmax (default) or StableMax (Prieto et al. 2025)")
+    ap.add_argument("--softmax-precision", type=int, choices=[32, 64], default=d.softmax_precision, help="dtype of the loss: 64 (default) or 32, where the softmax collapses")
+    ap.add_argument("--orthograd", action="store_true", help="perpendicular gradient: remove each tensor's gradient component along its weights, keep the norm")
+    ap.add_argument("--adam-eps", type=float, default=d.adam_eps, help="AdamW epsilon (default 1e-8)")
     ap.add_argument("--stop-after-grokked", type=int, default=d.stop_after_grokked, metavar="N", help="stop N steps after test accuracy first reaches 100%% (default: never)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to train (default cpu)")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved state")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    return ap.parse_args(argv)
+    ap.add_argument("--preset", choices=presets.names(), default=None,
+                    help="a named recipe (grok/presets.py): " + "; ".join(f"{n}: {pr.summary}" for n, pr in presets.PRESETS.items())
+                    + ". Options given beside it override it")
+    ap.add_argument("--compile", choices=list(compiled.MODES), default="auto",
+                    help=f"torch.compile the step: auto (default: only for runs of {compiled.AUTO_MIN_STEPS:,}+ steps, and only if it "
+                         "measures faster), on, off; the choice is printed")
+    a = ap.parse_args(argv)
+    for act in ap._actions:  # parse again without defaults: the options actually given win over a preset
+        act.default = argparse.SUPPRESS
+    a.given = set(vars(ap.parse_args(argv)))
+    return a
 
 
 def main(argv=None) -> int:
@@ -248,12 +297,16 @@ def main(argv=None) -> int:
             model=ModelConfig(p=a.p), frac_train=a.frac_train, seed=a.seed, steps=a.steps, lr=a.lr, wd=a.wd,
             warmup=a.warmup, eval_every=a.eval_every, snapshot_every=a.snapshot_every,
             grokfast_alpha=a.grokfast_alpha, grokfast_lambda=a.grokfast_lambda, stop_after_grokked=a.stop_after_grokked,
+            grokfast_window=a.grokfast_window, loss=a.loss, softmax_precision=a.softmax_precision, orthograd=a.orthograd,
+            adam_eps=a.adam_eps,
         ).validate()
+        if a.preset and not a.resume:
+            cfg = presets.apply(a.preset, cfg, keep=a.given)
         if a.resume and not (Path(a.out) / ckpt.CONFIG_FILE).exists():
             raise ConfigError(f"--resume: {a.out} holds no run to continue")
         if a.resume:
             cfg = ckpt.load_config(a.out) if a.steps == TrainConfig().steps else replace(ckpt.load_config(a.out), steps=a.steps)
-        row = train(cfg, a.out, device=a.device, resume=a.resume, progress=not a.quiet)
+        row = train(cfg, a.out, device=a.device, resume=a.resume, progress=not a.quiet, compile=a.compile)
     except (ConfigError, ckpt.CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -49,8 +49,8 @@ class ClockVerdict:
             return (f"No clock yet, one is forming: the strongest frequencies (k = {ks}) explain only "
                     f"{self.share:.0%} of the logits' variance (a clock needs {CLOCK_SHARE:.0%}).")
         return (f"No clock: no set of frequencies explains the logits (the strongest explain {self.share:.1%} of "
-                f"their variance; a clock needs {CLOCK_SHARE:.0%}). This checkpoint answers from memory, not "
-                "from waves, so nothing here is labelled a key frequency.")
+                f"their variance; a clock needs {CLOCK_SHARE:.0%}). This checkpoint does not compute with waves (it "
+                "memorises, or has not learnt yet), so nothing here is labelled a key frequency.")
 
 
 def verdict(share: float, freqs) -> ClockVerdict:

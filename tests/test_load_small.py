@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from tools import appdriver as drv
+
 
 SCENARIO_KEYS = ("first_paint", "page_switch", "interaction", "interaction_by_page", "errors", "error_messages",
                  "rss_start_mb", "rss_peak_mb", "rss_after_pass_mb", "rss_growth_mb", "cpu_mean_pct", "cpu_peak_pct", "samples")
@@ -30,7 +32,8 @@ def test_small_load_has_no_errors(report):
 def test_small_load_report_is_complete(report):
     r, text = report
     assert r["sessions"] == 2 and r["passes"] == 1
-    for name, pages, interactive in (("app", 6, {"ask", "ablations", "replay"}), ("baseline", 5, {f"page{i}" for i in range(1, 6)})):
+    for name, pages, interactive in (("app", len(drv.APP_PAGES), {"ask", "step", "ablations", "neurons"}),
+                                     ("baseline", 5, {f"page{i}" for i in range(1, 6)})):
         s = r[name]
         for k in SCENARIO_KEYS:
             assert k in s, (name, k)

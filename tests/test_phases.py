@@ -1,6 +1,8 @@
 """Phase detection on synthetic curves whose boundaries are known by construction."""
 import math
 
+import pytest
+
 from grok.phases import detect, grokked_step
 
 
@@ -58,3 +60,42 @@ def test_grokked_step():
     assert grokked_step(rows) == 13000
     assert grokked_step(rows, threshold=0.5) == 10500  # (i - 80) / 50 >= 0.5 at row 105
     assert grokked_step([{"step": 0, "test_acc": 0.1}]) is None
+
+
+def with_late_rise(rows, start=150, top=190, factor=100.0):
+    """The curve() run, but its test loss climbs from the floor 1e-6 (row `start`) to
+    factor x 1e-6 (row `top`) in log space, then stays there; accuracy stays 100 %."""
+    out = []
+    for i, r in enumerate(rows):
+        r = dict(r)
+        if i > start:
+            f = min(1.0, (i - start) / (top - start))
+            r["test_loss"] = 1e-6 * factor**f
+        elif i >= 130:
+            r["test_loss"] = 1e-6
+        out.append(r)
+    return out
+
+
+def test_a_late_100_fold_rise_is_not_called_converged():
+    ph = detect(with_late_rise(curve()))
+    assert [p.name for p in ph] == ["memorisation", "circuit formation", "clean-up", "converged", "late test-loss rise"]
+    conv, rise = ph[3], ph[4]
+    assert conv.start == 13000 and conv.end == rise.start
+    assert rise.start == 15000 and rise.end == 19900  # from the floor (row 150) to the end
+    assert "100-fold" in rise.note and "step 15,000" in rise.note and "step 19,000" in rise.note
+    assert all(a.end == b.start for a, b in zip(ph, ph[1:]))
+
+
+def test_a_rise_below_ten_fold_stays_converged():
+    ph = detect(with_late_rise(curve(), factor=5.0))
+    assert [p.name for p in ph][-1] == "converged" and ph[-1].end == 19900
+
+
+def test_late_rise_measures_the_largest_climb_over_the_running_minimum():
+    from grok.phases import late_rise
+
+    rows = [{"step": s, "test_loss": v} for s, v in enumerate([1.0, 0.1, 2.0, 0.01, 0.5, 3.0, 1.0])]
+    r = late_rise(rows)
+    assert (r.floor_step, r.top_step) == (3, 5) and r.factor == pytest.approx(300.0) and r.last_loss == 1.0
+    assert late_rise(rows, factor=1000.0) is None

@@ -109,3 +109,42 @@ def test_probes_structure(clock):
             assert all(isinstance(d, int) for d in v["dims"])
             assert all(isinstance(v[t], float) and -1e-9 <= v[t] <= 1 + 1e-9 for t in ("cos", "sin"))
     assert all(d < 4 for v in out["resid"].values() for d in v["dims"])  # rank 4: zero-variance PCs dropped
+
+
+# ---------------------------------------------------------------- all sites, several budgets
+def test_greedy_gram_equals_greedy_select():
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(200, 30, generator=g, dtype=torch.float64)
+    T = X[:, [4, 11]] @ torch.tensor([[1.0, 0.2], [-0.5, 1.0]], dtype=torch.float64) + 0.5 * torch.randn(200, 2, generator=g, dtype=torch.float64)
+    Xc, Tc = X - X.mean(0), T - T.mean(0)
+    chosen, r2s = probes.greedy_gram(Xc.T @ Xc, Xc.T @ T, (Tc**2).sum(0), 5)
+    assert chosen == probes.greedy_select(X, T, 5)
+    for n in range(1, 6):
+        assert r2s[n - 1] == pytest.approx(probes.r2(X[:, chosen[:n]], T).tolist(), abs=1e-10)
+
+
+def test_probe_table_clock(clock):
+    model, acts = clock
+    t = probes.probe_table(model, KEYS + [5], (1, 2, 4, 8), acts)
+    assert set(t) == {"resid", "attn", "neurons"}
+    for site in t:
+        for k in KEYS:
+            assert t[site][k]["n"] == [1, 2, 4, 8]
+            assert min(t[site][k]["cos"][-1], t[site][k]["sin"][-1]) > 0.99  # 8 directions read the wave
+            tot = [c + s for c, s in zip(t[site][k]["cos"], t[site][k]["sin"])]
+            assert all(b >= a - 1e-9 for a, b in zip(tot, tot[1:]))  # more directions never explain less
+        assert max(t[site][5]["cos"] + t[site][5]["sin"]) < 0.05  # frequency 5 is nowhere
+    for k in KEYS:  # the embedding carries each circle in 2 directions; the attention output
+        # carries x's and y's circles with equal variance (a degenerate 4-d eigenspace): 4
+        assert min(t["resid"][k]["cos"][1], t["resid"][k]["sin"][1]) > 0.999
+        assert min(t["attn"][k]["cos"][2], t["attn"][k]["sin"][2]) > 0.999
+    # the n = 2 residual probe is the old resid_probe's
+    old = probes.resid_probe(model, KEYS, n=2)
+    for k in KEYS:
+        assert t["resid"][k]["cos"][1] == pytest.approx(old[k]["cos"], abs=1e-9)
+
+
+def test_first_found():
+    assert probes.first_found([0, 10, 20, 30], [0.1, 0.95, 0.5, 0.99]) == 30  # must stay found
+    assert probes.first_found([0, 10, 20], [0.1, 0.95, 0.97]) == 10
+    assert probes.first_found([0, 10], [0.1, 0.2]) is None

@@ -1,4 +1,4 @@
-"""Drive the Streamlit app from outside: the browser tests, the app benchmark (grok/bench_app.py)
+"""Drive the Streamlit app from outside: the browser tests, the app benchmark (tools/bench_app.py)
 and the load test (tools/load.py) all start `streamlit run` on a free loopback port, open
 headless Chromium, wait for Streamlit to be idle and time the same interactions.
 
@@ -42,6 +42,8 @@ NAV_LINK = "[data-testid='stSidebarNavLink']"
 MAIN = "[data-testid='stMain']"
 EXCEPTION = "[data-testid='stException']"
 DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
+# What a page has drawn: Vega charts, and the 113 x 113 grids that pages draw as images.
+DRAWN_VISUAL = f"{DRAWN_CHART}, {MAIN} [data-testid='stImage'] img"
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,14 @@ class PageSpec:
     min_charts: int
 
 
-# The real app (app.py). Minimum charts: what every run draws (the Train page has none until a
-# training starts; Replay's side-by-side section adds more when other runs have replays).
+# The real app (app.py). Minimum charts: what every run draws, Vega charts and grid images
+# together (the Train page has none until a training starts; Replay's side-by-side section adds
+# more when other runs have replays). Pages added to app.py's PAGES get a line here.
 APP_PAGES = (
     PageSpec("home", "/", "Home", "grok-explorer", 2),
     PageSpec("ask", "/ask", "Ask the model", "Ask the model", 2),
-    PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 6),
-    PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 2),
+    PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 4),  # maps are grid images
+    PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 1),  # the outcome grid is an image
     PageSpec("replay", "/replay", "Replay", "Replay", 6),
     PageSpec("train", "/train", "Train your own", "Train your own", 0),
 )
@@ -146,9 +149,15 @@ class Server:
             self.log.unlink(missing_ok=True)
 
 
-def start_server(app: Path = APP, env: dict[str, str] | None = None, port: int | None = None, cwd: Path = ROOT) -> Server:
+SERVER_OPTIONS = {"server.headless": "true", "browser.gatherUsageStats": "false", "server.fileWatcherType": "none"}
+
+
+def start_server(app: Path = APP, env: dict[str, str] | None = None, port: int | None = None, cwd: Path = ROOT,
+                 options: dict[str, str] | None = None) -> Server:
     """`python -m streamlit run app` headless on 127.0.0.1:port; `env` is added to os.environ
-    (a value None removes the variable). Output goes to a temp log file (a full pipe would stall it)."""
+    (a value None removes the variable); `options` are Streamlit config options over
+    SERVER_OPTIONS (the benchmark turns levers off this way, e.g. {"runner.postScriptGC": "false"}).
+    Output goes to a temp log file (a full pipe would stall it)."""
     port = port or free_port()
     full = dict(os.environ)
     full.setdefault("OMP_NUM_THREADS", "1")
@@ -158,8 +167,8 @@ def start_server(app: Path = APP, env: dict[str, str] | None = None, port: int |
         else:
             full[k] = v
     log = Path(tempfile.mkstemp(prefix=f"streamlit-{port}-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
-           "--server.address", HOST, "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    opts = {**SERVER_OPTIONS, **(options or {}), "server.port": str(port), "server.address": HOST}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app)] + [a for k, v in opts.items() for a in (f"--{k}", str(v))]
     with open(log, "wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=full, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -193,10 +202,10 @@ def demo_run(cache: Path | None = None) -> Target:
     """A small grokked run (p = 23, ~15 s on one core) with its replay, for when pretrained/mod113
     is not there. Built once per code version in the temp dir (tests, benchmark and load test
     share it), into a scratch folder renamed into place, so a half-built run is never used."""
-    from .config import ModelConfig, TrainConfig
-    from .replay import build
-    from .train import train
-    from . import checkpoint as ckpt
+    from grok import checkpoint as ckpt
+    from grok.config import ModelConfig, TrainConfig
+    from grok.replay import build
+    from grok.train import train
 
     root = (cache or Path(tempfile.gettempdir())) / f"grok-demo-{_demo_key()}"
     run = root / "g23"
@@ -238,7 +247,7 @@ _PAGE_READY = """([title, n]) => {
   const h = document.querySelector("[data-testid='stMain'] h1");
   if (!h || !h.innerText.includes(title)) return false;
   return document.querySelectorAll("%s").length >= n;
-}""" % DRAWN_CHART.replace('"', '\\"')
+}""" % DRAWN_VISUAL.replace('"', '\\"')
 
 
 def wait_idle(page, timeout_ms: int = TIMEOUT_MS) -> None:
@@ -252,7 +261,7 @@ def wait_app_ready(page, nav: str = READY_NAV, timeout_ms: int = TIMEOUT_MS) -> 
 
 
 def wait_page(page, spec: PageSpec, timeout_ms: int = TIMEOUT_MS) -> None:
-    """This page's script has finished and its first `min_charts` charts are drawn."""
+    """This page's script has finished and at least `min_charts` charts or grid images are drawn."""
     page.wait_for_function(_PAGE_READY, arg=[spec.title, spec.min_charts], timeout=timeout_ms, polling="raf")
 
 
@@ -348,8 +357,8 @@ class FrequencyToggle:
     removed: str | None = None
     history: list[str] = field(default_factory=list)
 
-    def __call__(self, page, timeout_ms: int = TIMEOUT_MS) -> float:
-        before = _result_heading(page)
+    def act(self, page, timeout_ms: int = TIMEOUT_MS) -> float:
+        """The toggle's input event (a click); time.perf_counter() taken just before it."""
         if self.removed is None:
             btn = page.locator(f"{MAIN} [data-testid='stMultiSelect'] button[aria-label^='Remove ']").first
             label = (btn.get_attribute("aria-label") or "")[len("Remove "):]
@@ -365,6 +374,11 @@ class FrequencyToggle:
             t0 = time.perf_counter()
             option.click(timeout=timeout_ms)
             self.removed = None
+        return t0
+
+    def __call__(self, page, timeout_ms: int = TIMEOUT_MS) -> float:
+        before = _result_heading(page)
+        t0 = self.act(page, timeout_ms)
         _answered(page, _RESULT_CHANGED, before, timeout_ms)
         dt = time.perf_counter() - t0
         page.keyboard.press("Escape")  # close the option list if it stayed open
@@ -402,23 +416,135 @@ def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
     return time.perf_counter() - t0
 
 
-_CHART_CHANGED = """(before) => { const c = document.querySelector("%s");
-  return !!c && c.innerHTML !== before; }""" % DRAWN_CHART.split(",")[0].replace('"', '\\"')
+# ---------------------------------------------------------------- timing by the repaint
+# The benchmark times an interaction from the input event to the first frame in which what the
+# visitor reads has changed ("repaint"), and separately to the moment the script is idle again
+# ("settled"). What the visitor reads: the text and image sources of every element of the main
+# area that is not itself an input (a multiselect drops a tag, a slider moves its thumb, before
+# any server answer). Pages may change their content; this signature needs no page-specific
+# selector, so the benchmark keeps working as they do.
+_SIGNATURE_JS = """() => {
+  const m = document.querySelector("[data-testid='stMain']");
+  if (!m) return '';
+  const inputs = "input, textarea, [role='slider'], [role='radiogroup'], [role='switch'], [data-baseweb='select'], [data-testid='stButton']";
+  let s = '';
+  for (const c of m.querySelectorAll("[data-testid='stElementContainer']")) {
+    if (c.querySelector(inputs)) continue;
+    s += c.textContent + '\u241e';
+    for (const i of c.querySelectorAll('img')) s += i.src.length + ':' + i.src.slice(-48) + ';';
+  }
+  return s;
+}"""
+_SIGNATURE_CHANGED = "(before) => (%s)() !== before" % _SIGNATURE_JS
+_SETTLED = ("(before) => { const a = document.querySelector(\"[data-testid='stApp']\");"
+            " return !!a && a.dataset.testScriptState === 'notRunning' && (%s)() !== before; }" % _SIGNATURE_JS)
 
 
-def bump_number(page, timeout_ms: int = TIMEOUT_MS) -> float:
-    """Any page with a number input and a chart drawn from it (the baseline app): +1 or -1 and
-    Enter; answered when the first chart's drawing has changed and the script is idle."""
+def main_signature(page) -> str:
+    """What the visitor reads in the main area, as one string (see _SIGNATURE_JS)."""
+    return page.evaluate(_SIGNATURE_JS)
+
+
+@dataclass
+class Timing:
+    repaint_s: float  # input event -> first animation frame with the main area changed
+    settled_s: float  # input event -> script idle again with the main area changed
+
+
+def timed(page, act, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """Run act() (which performs the input event and returns time.perf_counter() taken just
+    before it) and time the repaint and the settling of the main area."""
+    wait_idle(page, timeout_ms)
+    before = main_signature(page)
+    t0 = act()
+    page.wait_for_function(_SIGNATURE_CHANGED, arg=before, timeout=timeout_ms, polling="raf")
+    t1 = time.perf_counter()
+    page.wait_for_function(_SETTLED, arg=before, timeout=timeout_ms, polling="raf")
+    return Timing(t1 - t0, time.perf_counter() - t0)
+
+
+def _commit_number(box, value: int):
+    box.fill(str(value))
+    t0 = time.perf_counter()
+    box.press("Enter")
+    return t0
+
+
+def ask_timed(page, x: int, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On /ask: type x into the first number input and press Enter."""
     box = number_inputs(page).first
+    return timed(page, lambda: _commit_number(box, x), timeout_ms)
+
+
+def neuron_input(page):
+    """The Neurons page's neuron number input (its label starts with "Neuron")."""
+    return page.locator(f"{MAIN} [data-testid='stNumberInput']").filter(has_text="Neuron").locator("input").first
+
+
+def neuron_pick_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On /neurons: pick the next neuron (or the previous one at the end) by its number input."""
+    box = neuron_input(page)
     v = int(float(box.input_value()))
     hi = box.get_attribute("max")
     new = v - 1 if hi and v + 1 > float(hi) else v + 1
-    before = page.locator(DRAWN_CHART.split(",")[0]).first.inner_html()
-    box.fill(str(new))
-    t0 = time.perf_counter()
-    box.press("Enter")
-    _answered(page, _CHART_CHANGED, before, timeout_ms)
-    return time.perf_counter() - t0
+    return timed(page, lambda: _commit_number(box, new), timeout_ms)
+
+
+STEP_SLIDER = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']"
+
+
+def step_slider(page):
+    """The sidebar's shared step control (a select_slider labelled "Training step")."""
+    return page.locator(STEP_SLIDER).first
+
+
+def shared_step_text(page) -> str:
+    """The shared step as the sidebar shows it: the slider's value text, or on the Replay page
+    the "Step N — set by the replay player" line; digits only ("23000")."""
+    s = step_slider(page)
+    if s.count():
+        txt = s.get_attribute("aria-valuetext") or ""
+    else:
+        txt = page.locator("[data-testid='stSidebar'] [data-testid='stMarkdownContainer']", has_text="set by the replay player").first.inner_text()
+    digits = "".join(ch for ch in txt.split("—")[0] if ch.isdigit())
+    return digits
+
+
+def move_step(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) -> str:
+    """Move the sidebar's shared step one frame with the keyboard (left from the last frame,
+    else right, unless `key` says) and wait until the script is idle again; the new step."""
+    s = step_slider(page)
+    if key is None:
+        key = "ArrowLeft" if s.input_value() == s.get_attribute("max") else "ArrowRight"
+    before = s.get_attribute("aria-valuetext")
+    s.focus()
+    s.press(key)
+    page.wait_for_function(
+        "([sel, before]) => { const a = document.querySelector(\"[data-testid='stApp']\"); const e = document.querySelector(sel);"
+        " return !!a && a.dataset.testScriptState === 'notRunning' && !!e && e.getAttribute('aria-valuetext') !== before; }",
+        arg=[STEP_SLIDER, before], timeout=timeout_ms, polling="raf")
+    wait_idle(page, timeout_ms)
+    return shared_step_text(page)
+
+
+def step_move_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On any page: one keyboard step of the sidebar's shared step, timed by the main area's repaint."""
+    s = step_slider(page)
+    key = "ArrowLeft" if s.input_value() == s.get_attribute("max") else "ArrowRight"
+
+    def act():
+        s.focus()
+        t0 = time.perf_counter()
+        s.press(key)
+        return t0
+    return timed(page, act, timeout_ms)
+
+
+def toggle_timed(page, toggle: "FrequencyToggle", timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On /ablations: one FrequencyToggle step, timed by the main area's repaint."""
+    t = timed(page, lambda: toggle.act(page, timeout_ms), timeout_ms)
+    page.keyboard.press("Escape")  # close the option list if it stayed open
+    return t
 
 
 # ---------------------------------------------------------------- server memory and CPU from /proc

@@ -6,8 +6,11 @@ free 127.0.0.1 ports: app.py and tools/load_baseline/app.py (five trivial pages:
 number input, a tiny chart). For each app in turn, N threads each drive their own headless
 Chromium (own browser context, so own Streamlit session) through `passes` walks: load "/"
 (first paint: until the first chart is visible), switch to every page with the sidebar links,
-and make the main interactions there (app: ask, frequency toggle, replay step; baseline: the
-number input on every page). The server process tree's RSS and CPU are read from /proc every
+and make the main interactions there (app: ask, frequency toggle, neuron pick, and a move of the
+sidebar's shared step on Ask; baseline: the number input on every page). Every interaction is
+timed the same way in both apps, until the script is idle again and the page's main area reads
+differently (tools/appdriver.timed, "settled"). The Replay page is visited but not driven: its
+player runs in the browser and makes no server round trip. The server process tree's RSS and CPU are read from /proc every
 0.5 s; its RSS is also taken when all sessions have finished a pass, for the growth over passes.
 
 Targets (printed, never asserted here): zero errors, p95 latency within 1.5x the minimal
@@ -49,23 +52,43 @@ class Scenario:
 
 def _ask(page, state: dict) -> float:
     x = int(drv.number_inputs(page).first.input_value())
-    return drv.ask(page, 6 if x == 5 else 5, timeout_ms=STEP_TIMEOUT_MS)
+    t = drv.ask_timed(page, 6 if x == 5 else 5, timeout_ms=STEP_TIMEOUT_MS).settled_s
+    state["ask"] = True
+    return t
+
+
+def _ask_and_step(page, state: dict) -> float:
+    """On Ask: a question, then a move of the shared step (recorded as the "step" interaction)."""
+    t = _ask(page, state)
+    state.setdefault("extra", []).append(("step", drv.step_move_timed(page, timeout_ms=STEP_TIMEOUT_MS).settled_s))
+    return t
 
 
 def _toggle(page, state: dict) -> float:
-    return state.setdefault("toggle", drv.FrequencyToggle())(page, timeout_ms=STEP_TIMEOUT_MS)
+    return drv.toggle_timed(page, state.setdefault("toggle", drv.FrequencyToggle()), timeout_ms=STEP_TIMEOUT_MS).settled_s
 
 
-def _replay(page, state: dict) -> float:
-    return drv.replay_step(page, timeout_ms=STEP_TIMEOUT_MS)
+def _neuron(page, state: dict) -> float:
+    return drv.neuron_pick_timed(page, timeout_ms=STEP_TIMEOUT_MS).settled_s
 
 
 def _bump(page, state: dict) -> float:
-    return drv.bump_number(page, timeout_ms=STEP_TIMEOUT_MS)
+    box = drv.number_inputs(page).first
+    v = int(float(box.input_value()))
+    hi = box.get_attribute("max")
+    new = v - 1 if hi and v + 1 > float(hi) else v + 1
+
+    def act() -> float:
+        box.fill(str(new))
+        t0 = time.perf_counter()
+        box.press("Enter")
+        return t0
+    return drv.timed(page, act, timeout_ms=STEP_TIMEOUT_MS).settled_s
 
 
 def app_scenario(target: drv.Target) -> Scenario:
-    return Scenario("app", drv.APP, drv.APP_PAGES, drv.READY_NAV, {"ask": _ask, "ablations": _toggle, "replay": _replay}, {"run": target.run})
+    return Scenario("app", drv.APP, drv.APP_PAGES, drv.READY_NAV, {"ask": _ask_and_step, "ablations": _toggle, "neurons": _neuron},
+                    {"run": target.run})
 
 
 BASELINE_PAGES = tuple(drv.PageSpec(f"page{i}", "/" if i == 1 else f"/page{i}", f"Page {i}", f"Baseline page {i}", 1) for i in range(1, 6))
@@ -142,6 +165,8 @@ def walk(page, base: str, sc: Scenario, rec: Record | None, who: str, deadline: 
                 dt = act(page, state)
                 if rec:
                     rec.add("interaction", dt, spec.name)
+                    for name, x in state.pop("extra", []):
+                        rec.add("interaction", x, name)
             step(f"interact on {spec.name}", interact)
 
 

@@ -1,22 +1,38 @@
 """Frequency ablations: remove (or keep only) Fourier frequencies at the embedding, the neurons or
-the logits, and see which sums break; restricted / excluded loss of this checkpoint."""
+the logits, and see which sums break; restricted / excluded loss of this checkpoint. Click a bar
+of the per-frequency chart to toggle it in the set; click a cell of the grid to ask about it."""
 import pandas as pd
 import streamlit as st
 
 import ui
-from grok import ablate, charts, fourier
+from components import grid
+from grok import ablate, charts, fourier, palette
+from grok import query_view as qv
+from grok.images import category_image, cell_size
 
 st.title("Frequency ablations")
-run, step = ui.current()
+run, shared_step = ui.current()
+step = ui.weight_step(run, shared_step)
 p = run.config.model.p
 a = ui.analysis(run, step)
-ks = a.key_freqs
+verdict = qv.clock_verdict(a)
+keys = verdict.key_freqs
+ks = qv.shown_freqs(a)
+preset = list(ks) or list(a.key_freqs)  # without a clock: the strongest frequencies, not called key
 K = fourier.n_freqs(p)
+st.caption("**Try this:** click single bars of the excluded-loss chart at the bottom to remove one frequency at a time, and "
+           "watch which sums break; then switch to 'keep only these'.")
+note = ui.checkpoint_note(run, shared_step)
+if note:
+    st.caption(note)
 st.markdown(
     "If the model really adds numbers with a few waves, cutting those waves should break it, and cutting any other "
     f"frequency should not. Choose frequencies k (1..{K}, angular frequency w_k = 2πk/{p}), where to cut them and how; "
-    f"the key frequencies of this checkpoint (step {step}) are **{', '.join(map(str, ks))}**."
+    + (f"the key frequencies of this checkpoint (step {step:,}) are **{', '.join(map(str, keys))}**." if keys else
+       f"step {step:,} has no clock, so the preset is its strongest frequencies ({', '.join(map(str, preset))}), not key ones.")
 )
+if not verdict.has_clock:
+    st.info(verdict.text, icon="🕰️")
 
 
 def parse_freqs(s: str) -> list[int]:
@@ -41,69 +57,108 @@ def choice(allowed):
 
 SITE_LABELS = {"embedding": "embedding W_E", "neurons": "MLP neurons", "logits": "logits"}
 MODE_LABELS = {"remove": "remove these", "keep": "keep only these"}
-freqs = ui.synced("freqs", st.multiselect, parse_freqs, sorted(ks), fmt=lambda v: ",".join(map(str, sorted(v))),
-                  label="Frequencies k", options=list(range(1, K + 1)), format_func=lambda k: f"{k} (key)" if k in ks else str(k),
-                  help="Preselected: this checkpoint's key frequencies. The link keeps your choice as ?freqs=14,35,41.")
-c1, c2 = st.columns(2)
-with c1:
-    site = ui.synced("site", st.radio, choice(ablate.SITES),
-                     "logits", label="Where to cut", options=list(ablate.SITES), format_func=SITE_LABELS.get, horizontal=True,
-                     help="embedding: project the frequencies out of W_E's number rows and rerun the model. neurons: remove them from "
-                          "the MLP activations over (x, y). logits: remove their cos / sin(w(x+y)) directions from the logits.")
-with c2:
-    mode = ui.synced("mode", st.radio, choice(ablate.MODES),
-                     "remove", label="How", options=list(ablate.MODES), format_func=MODE_LABELS.get, horizontal=True)
-freqs = [int(k) for k in freqs]
-if not freqs:
-    st.info("No frequency chosen: 'remove' changes nothing, 'keep only' keeps just the constant part.", icon="ℹ️")
+BAR_SELECT = "bar"
 
-ab = ui.ablation(run, step, site, mode, freqs)
-chosen = f"k = {', '.join(map(str, freqs))}" if freqs else "no frequency"
-st.subheader(f"Result: {'remove' if mode == 'remove' else 'keep only'} {chosen} at the {SITE_LABELS[site]}")
-cols = st.columns(6)
-for i, split in enumerate(("train", "test", "all")):
+
+def toggle_freq() -> None:
+    """A click on a bar of the per-frequency chart: add its k to the ablation set, or take it out.
+    The chart then remounts under a new key, so the next click on the same bar counts again."""
+    ss = st.session_state
+    sel = (ss.get(f"abl_bars_{ss.get('abl_bars_n', 0)}") or {}).get("selection", {}).get(BAR_SELECT) or []
+    if not sel:
+        return
+    k = int(sel[0]["k"])
+    cur = [int(j) for j in ss.get("w_freqs", preset)]
+    new = sorted(set(cur) ^ {k})
+    ss["w_freqs"] = new
+    ui.publish("freqs", new, lambda v: ",".join(map(str, sorted(v))))
+    ss["abl_bars_n"] = ss.get("abl_bars_n", 0) + 1
+
+
+@st.fragment
+def ablation_view() -> None:
+    """The ablation controls and everything they drive rerun alone (a fragment)."""
+    freqs = ui.synced("freqs", st.multiselect, parse_freqs, sorted(preset), fmt=lambda v: ",".join(map(str, sorted(v))),
+                      label="Frequencies k", options=list(range(1, K + 1)), format_func=lambda k: f"{k} (key)" if k in keys else str(k),
+                      help="Preselected: this checkpoint's key frequencies (or, without a clock, its strongest ones). Clicking a bar "
+                           "of the excluded-loss chart below toggles it here. The link keeps your choice as ?freqs=14,35,41.")
+    c1, c2 = st.columns(2)
+    with c1:
+        site = ui.synced("site", st.radio, choice(ablate.SITES),
+                         "logits", label="Where to cut", options=list(ablate.SITES), format_func=SITE_LABELS.get, horizontal=True,
+                         help="embedding: project the frequencies out of W_E's number rows and rerun the model. neurons: remove them from "
+                              "the MLP activations over (x, y). logits: remove their cos / sin(w(x+y)) directions from the logits.")
+    with c2:
+        mode = ui.synced("mode", st.radio, choice(ablate.MODES),
+                         "remove", label="How", options=list(ablate.MODES), format_func=MODE_LABELS.get, horizontal=True)
+    freqs = [int(k) for k in freqs]
+    if not freqs:
+        st.info("No frequency chosen: 'remove' changes nothing, 'keep only' keeps just the constant part.", icon="ℹ️")
+
+    ab = ui.ablation(run, step, site, mode, freqs)
+    chosen = f"k = {', '.join(map(str, freqs))}" if freqs else "no frequency"
+    verb = "remove" if mode == "remove" else "keep only"
+    st.subheader(f"Result: {verb} {chosen} at the {SITE_LABELS[site]}")
     b, f = ab.metrics_before, ab.metrics_after
-    cols[i].metric(f"{split} accuracy", f"{f[f'{split}_acc']:.1%}", delta=f"{(f[f'{split}_acc'] - b[f'{split}_acc']) * 100:+.1f} points",
-                   help=f"before: {b[f'{split}_acc']:.1%}")
-    cols[3 + i].metric(f"{split} loss", f"{f[f'{split}_loss']:.3g}", delta=f"{f[f'{split}_loss'] - b[f'{split}_loss']:+.3g}", delta_color="inverse",
-                       help=f"before: {b[f'{split}_loss']:.3g}")
-b = ab.metrics_before
-st.caption(f"Deltas are against this checkpoint without ablation: accuracy train {b['train_acc']:.1%}, test {b['test_acc']:.1%}; "
-           f"loss train {b['train_loss']:.3g}, test {b['test_loss']:.3g}. Training pairs: {int(a.ds.train_mask.sum())}, "
-           f"test pairs: {p * p - int(a.ds.train_mask.sum())}.")
+    with st.container(horizontal=True, gap="small"):
+        for split in ("train", "test", "all"):
+            st.metric(f"{split} accuracy", f"{f[f'{split}_acc']:.1%}", delta=f"{(f[f'{split}_acc'] - b[f'{split}_acc']) * 100:+.1f} points",
+                      help=f"before: {b[f'{split}_acc']:.1%}", width="content")
+        for split in ("train", "test", "all"):
+            st.metric(f"{split} loss", f"{f[f'{split}_loss']:.3g}", delta=f"{f[f'{split}_loss'] - b[f'{split}_loss']:+.3g}", delta_color="inverse",
+                      help=f"before: {b[f'{split}_loss']:.3g}", width="content")
+    before, after = ab.correct_before.numpy(), ab.correct.numpy()
+    n_broken, n_fixed = int((before & ~after).sum()), int((~before & after).sum())
+    st.caption(f"To {verb} {chosen} at the {SITE_LABELS[site]} takes test accuracy from {b['test_acc']:.1%} to {f['test_acc']:.1%} "
+               f"and train accuracy from {b['train_acc']:.1%} to {f['train_acc']:.1%}: {n_broken:,} sums break, {n_fixed:,} are fixed. "
+               f"Training pairs: {int(a.ds.train_mask.sum()):,}, test pairs: {p * p - int(a.ds.train_mask.sum()):,}.")
 
-left, right = st.columns([3, 2])
-with left:
-    st.altair_chart(charts.outcome_grid(ab.correct_before.numpy(), ab.correct.numpy(), size=420,
-                                        title=f"Which sums break: all {p}×{p} pairs"), width="content")
-with right:
-    before, after = ab.correct_before, ab.correct
-    st.dataframe(pd.DataFrame([
-        {"pairs": "still right", "count": int((before & after).sum())},
-        {"pairs": "broken (right → wrong)", "count": int((before & ~after).sum())},
-        {"pairs": "fixed (wrong → right)", "count": int((~before & after).sum())},
-        {"pairs": "was wrong (and still is)", "count": int((~before & ~after).sum())},
-    ]), hide_index=True, width="stretch")
-    st.caption("Rows are x, columns y. Removing the key frequencies of a grokked model breaks almost every pair, "
-               "training pairs included; removing other frequencies breaks none. Keeping only the key frequencies leaves it "
-               "right almost everywhere: the clock is the whole algorithm. Before grokking, the memorised training pairs do not "
-               "depend on any few frequencies.")
+    left, right = st.columns([3, 2])
+    with left:
+        names = list(palette.OUTCOMES)  # still right, broken, was wrong, fixed
+        codes = (before & after) * 0 + (before & ~after) * 1 + (~before & ~after) * 2 + (~before & after) * 3
+        x, y = int(ui.url_value("x", ui.int_in(0, p - 1), min(41, p - 1))[0]), int(ui.url_value("y", ui.int_in(0, p - 1), min(87, p - 1))[0])
+        cell = cell_size(p, 420)
+        legend = " · ".join(f"<span style='color:{palette.OUTCOMES[n]}'>■</span> {n}" for n in names)
+        st.markdown(f"**Which sums break: all {p}×{p} pairs** <small>({legend}; click a cell to pick it)</small>", unsafe_allow_html=True)
+        grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], cell, highlight=(x, y)), p, p,
+                  values=[int(c) for c in codes.ravel()], names=names, highlight=(x, y), width=p * cell,
+                  alt="ablation outcome of every pair", on_click=grid.select_pair)
+        if st.button(f"Ask the model about {x} + {y}", key="ablations_ask", icon=":material/calculate:"):
+            st.switch_page("views/query.py")
+    with right:
+        st.dataframe(pd.DataFrame([
+            {"pairs": "still right", "count": int((before & after).sum())},
+            {"pairs": "broken (right → wrong)", "count": n_broken},
+            {"pairs": "fixed (wrong → right)", "count": n_fixed},
+            {"pairs": "was wrong (and still is)", "count": int((~before & ~after).sum())},
+        ]), hide_index=True, width="stretch")
+        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}), the pair selected on Ask. "
+                   + ("Removing a clock's key frequencies breaks almost every pair, training pairs included; keeping only them "
+                      "leaves it right almost everywhere." if keys else
+                      "This checkpoint has no clock: its memorised training pairs do not depend on any few frequencies."))
 
-st.subheader("Progress measures: restricted and excluded loss")
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("train loss", f"{a.metrics['train_loss']:.3g}")
-m2.metric("test loss", f"{a.metrics['test_loss']:.3g}")
-m3.metric("restricted loss (all pairs)", f"{a.metrics['restricted_loss']:.3g}",
-          help="Loss when the logits keep only their key-frequency part cos / sin(w_k(x+y)) plus each class's mean.")
-m4.metric("excluded loss (train pairs)", f"{a.metrics['excluded_loss']:.3g}",
-          help="Training loss when the key-frequency part is removed from the logits (no mean added back).")
-st.caption("Nanda et al.'s progress measures, on this checkpoint with its own key frequencies (the logits site above, keep "
-           "only / remove, gives the same two numbers). Restricted loss falls long before test loss does; excluded loss "
-           "rises during circuit formation while train loss stays low: the model comes to rely on the key frequencies.")
-excl = ui.excluded_per_freq(run, step)
-st.altair_chart(charts.spectrum(excl, ks, "train loss without k (log)", title="Excluded loss per frequency: remove one k from the logits",
-                                height=300, log_y=True), width="stretch")
-st.caption(f"Each bar is the training loss after removing only cos / sin(w_k(x+y)) of frequency k from the logits, on a log scale "
-           f"(train loss without ablation: {a.metrics['train_loss']:.3g}). Removing a frequency the model does not use leaves the "
-           "loss where it was; the key frequencies (red) raise it. Each key frequency alone is partly redundant with the others, "
-           "so removing all of them together (the excluded loss above) costs far more than removing any one.")
+    st.subheader("Progress measures: restricted and excluded loss")
+    with st.container(horizontal=True, gap="small"):
+        st.metric("train loss", f"{a.metrics['train_loss']:.3g}", width="content")
+        st.metric("test loss", f"{a.metrics['test_loss']:.3g}", width="content")
+        st.metric("restricted loss (all pairs)", f"{a.metrics['restricted_loss']:.3g}", width="content",
+                  help="Loss when the logits keep only their key-frequency part cos / sin(w_k(x+y)) plus each class's mean.")
+        st.metric("excluded loss (train pairs)", f"{a.metrics['excluded_loss']:.3g}", width="content",
+                  help="Training loss when the key-frequency part is removed from the logits (no mean added back).")
+    st.caption(f"Nanda et al.'s progress measures, on this checkpoint with its {'key' if keys else 'strongest'} frequencies "
+               f"({', '.join(map(str, preset))}): restricted loss {a.metrics['restricted_loss']:.3g} against test loss "
+               f"{a.metrics['test_loss']:.3g}, excluded loss {a.metrics['excluded_loss']:.3g} against train loss {a.metrics['train_loss']:.3g}.")
+    excl = ui.excluded_per_freq(run, step)
+    key = f"abl_bars_{st.session_state.get('abl_bars_n', 0)}"
+    st.altair_chart(charts.spectrum(excl, keys, "train loss without k (log)", title="Excluded loss per frequency: click a bar to toggle it",
+                                    height=300, log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (),
+                                    selected=freqs, select=BAR_SELECT),
+                    width="stretch", key=key, on_select=toggle_freq, selection_mode=BAR_SELECT)
+    worst = max(range(len(excl)), key=lambda i: excl[i]) + 1
+    st.caption(f"Each bar is the training loss after removing only cos / sin(w_k(x+y)) of frequency k from the logits, on a log "
+               f"scale (train loss without ablation: {a.metrics['train_loss']:.3g}); outlined bars are in the set above. Removing "
+               f"k = {worst} alone costs the most: {excl[worst - 1]:.3g}.")
+
+
+ablation_view()

@@ -1,52 +1,80 @@
 """Trigonometric neurons: the embedding's frequencies, neurons clustered by frequency, one neuron
-read as cos(a)cos(b) - sin(a)sin(b) = cos(a + b) with its own numbers, and W_L's sparse spectrum."""
+read as cos(a)cos(b) - sin(a)sin(b) = cos(a + b) with its own numbers, and W_L's sparse spectrum.
+Every "key frequency" label follows grok.verdict: a checkpoint without a clock gets none."""
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 import ui
+from components import grid
 from grok import charts, fourier, measures, neurons as nmod
+from grok import query_view as qv
+from grok.images import cell_size, grid_image
 from grok.replay import circle_coords
 
 st.title("Trigonometric neurons")
-run, step = ui.current()
+run, shared_step = ui.current()
+step = ui.weight_step(run, shared_step)
 p = run.config.model.p
 a = ui.analysis(run, step)
-ks, cl = a.key_freqs, a.clusters
+verdict = qv.clock_verdict(a)
+keys = verdict.key_freqs  # labelled "key frequency" only under a clock
+ks = qv.shown_freqs(a)  # key frequencies, or the candidates of a forming clock, or none
+cands = verdict.freqs if verdict.state == "forming" else ()
+cl = a.clusters
 n_neurons = cl.freq.numel()
 n_clustered = int(cl.clustered.sum())
-st.markdown(
-    f"A grokked model represents each number x as waves cos(w_k x), sin(w_k x) at a few **key frequencies** k "
-    f"(w_k = 2πk/{p}), and its MLP neurons multiply the waves of x and y so that the logits can use "
-    f"cos(a)cos(b) − sin(a)sin(b) = cos(a + b). Step {step}; key frequencies of this checkpoint: "
-    f"**{', '.join(map(str, ks))}** (the frequencies carrying the logits, rule in `grok/measures.py`)."
-)
+st.caption("**Try this:** click a bright blob of the neuron's activation map to read the identity there, then pick another "
+           "cluster: each key frequency has its own lattice.")
+note = ui.checkpoint_note(run, shared_step)
+if note:
+    st.caption(note)
+if verdict.has_clock:
+    st.markdown(
+        f"A grokked model represents each number x as waves cos(w_k x), sin(w_k x) at a few **key frequencies** k "
+        f"(w_k = 2πk/{p}), and its MLP neurons multiply the waves of x and y so that the logits can use "
+        f"cos(a)cos(b) − sin(a)sin(b) = cos(a + b). Step {step:,}; key frequencies of this checkpoint: "
+        f"**{', '.join(map(str, keys))}** ({verdict.share:.0%} of the logits' variance; rule in `grok/verdict.py`)."
+    )
+else:
+    st.markdown(f"A grokked model represents each number as waves at a few key frequencies and its neurons multiply them. "
+                f"Step {step:,} of this run has no clock yet, so nothing below is labelled a key frequency.")
+    st.info(verdict.text, icon="🕰️")
 
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.spectrum(a.embed_norms.numpy(), ks, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300), width="stretch")
+    st.altair_chart(charts.spectrum(a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
+                                    candidates=cands), width="stretch")
     st.caption("Each bar is how much of the embedding of the numbers 0..p−1 is the wave pair cos / sin(w_k x). "
                f"Grokked, a few frequencies stand out (Gini {a.metrics['gini_embed']:.2f}; 0 = flat, 1 = one frequency); "
                "at initialisation every frequency carries about the same.")
 with right:
     counts = {**cl.counts(), "unclustered": n_neurons - n_clustered}
-    n_in_keys = sum(n for k, n in cl.counts().items() if k in ks)
-    st.altair_chart(charts.counts(counts, ks, title="MLP neurons per frequency", height=300), width="stretch")
+    n_in_keys = sum(n for k, n in cl.counts().items() if k in keys)
+    st.altair_chart(charts.counts(counts, keys, title="MLP neurons per frequency", height=300), width="stretch")
+    where = (f"{n_in_keys} of them on the key frequencies" if keys else "no key frequencies exist at this checkpoint to sit on")
     st.caption(f"{n_clustered} of {n_neurons} neurons have at least {cl.threshold:.0%} of their (centred) activation "
-               "variance in the terms of one frequency: const, cos/sin(w_k x), cos/sin(w_k y) and their products. "
-               f"In a grokked model the clustered neurons sit on the key frequencies (red; here {n_in_keys} of {n_clustered}); "
-               "the paper's run clustered 433 of 512, ours fewer: the rest mix frequencies or carry little signal.")
+               "variance in the terms of one frequency: const, cos/sin(w_k x), cos/sin(w_k y) and their products; "
+               f"here {where}. The paper's grokked run clustered 433 of 512.")
 
-with st.expander("The numbers on a circle, in each key frequency's plane of W_E"):
-    circ = circle_coords(a.model, ks).numpy()  # [len(ks), p, 2]
-    df = pd.DataFrame([{"k": k, "a": circ[i, x, 0], "b": circ[i, x, 1], "x": x} for i, k in enumerate(ks) for x in range(p)])
-    st.altair_chart(charts.number_circle(df, size=150, columns=4), width="content")
-    st.caption("Each dot is a number x (coloured by its value), its embedding projected on the two directions of W_E that carry "
-               "cos(w_k x) and sin(w_k x). Grokked, the numbers lie on a circle, x at angle w_k·x: a number is a rotation, "
-               "which is what lets the model add numbers by adding angles.")
+with st.expander("The numbers on a circle, in each frequency's plane of W_E"):
+    if ks:
+        circ = circle_coords(a.model, ks).numpy()  # [len(ks), p, 2]
+        df = pd.DataFrame([{"k": k, "a": circ[i, x, 0], "b": circ[i, x, 1], "x": x} for i, k in enumerate(ks) for x in range(p)])
+        with st.container(horizontal=True, gap="small"):
+            for k in ks:
+                st.altair_chart(charts.number_circle(df[df["k"] == k], size=120, columns=1, legend=False), width="content")
+        spread = qv.circle_roundness(a, ks)
+        st.caption("Each dot is a number x (coloured by its value, red 0 … violet p−1), its embedding projected on the two directions "
+                   "of W_E that carry cos(w_k x) and sin(w_k x). On a clean circle every number has the same radius; here the radii "
+                   f"vary by {min(r for _, r in spread):.0%}–{max(r for _, r in spread):.0%} of their mean "
+                   f"({'a clock' if verdict.has_clock else 'no clock yet'}).")
+    else:
+        st.caption("No frequency carries this checkpoint's logits, so there is no plane in which the numbers should form a circle.")
 
-members = {k: nmod.ranked_members(cl.freq, cl.frac, k) for k in ks}  # each key cluster, best explained first
+members = {k: nmod.ranked_members(cl.freq, cl.frac, k) for k in ks}  # each shown cluster, best explained first
 options = ["all"] + [k for k in ks if members[k]]
-default_neuron = members[ks[0]][0] if members.get(ks[0]) else int(cl.frac.argmax())
+default_neuron = members[ks[0]][0] if ks and members.get(ks[0]) else int(cl.frac.argmax())
 
 
 def parse_cluster(s: str):
@@ -57,7 +85,7 @@ def parse_cluster(s: str):
     except ValueError:
         raise ValueError("not a frequency") from None
     if k not in options:
-        raise ValueError(f"k = {k} is not a key frequency with neurons at this step ({', '.join(map(str, options[1:])) or 'none'})")
+        raise ValueError(f"k = {k} is not a shown frequency with neurons at this step ({', '.join(map(str, options[1:])) or 'none'})")
     return k
 
 
@@ -107,19 +135,32 @@ def one_neuron() -> None:
     d = nmod.trig_terms(act, k, x, y)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Neuron", f"#{neuron}")
-    m2.metric("Its frequency", f"k = {k}", delta="key frequency" if k in ks else "not a key frequency", delta_color="off")
+    badge = ("key frequency" if k in keys else "not a key frequency") if verdict.has_clock else (
+        "candidate (no clock yet)" if k in cands else "no clock at this step")
+    m2.metric("Its frequency", f"k = {k}", delta=badge, delta_color="off")
     m3.metric("Fraction explained", f"{frac:.0%}", delta="clustered" if frac >= cl.threshold else f"below {cl.threshold:.0%}: unclustered",
               delta_color="normal" if frac >= cl.threshold else "inverse")
     m4.metric(f"Activation at ({x}, {y})", f"{d.actual:.3g}")
 
     left, right = st.columns(2)
     with left:
-        st.altair_chart(charts.natural_size(charts.heatmap(act.numpy(), color_title="activation", highlight=(x, y), size=340,
-                                                           title=f"Neuron {neuron} after ReLU, over all (x, y)")), width="content")
-        st.caption(f"Rows are x, columns y; the magenta square is ({x}, {y}). A pure cos(w_k(x+y)) would be constant along the "
-                   "anti-diagonals x + y = const: diagonal stripes, wrapping around mod p. A ReLU of a sum of waves of x and of y "
-                   "mixes in the x − y direction as well, so most neurons show a lattice of blobs along both diagonals, "
-                   "with the negative half clipped to 0.")
+        st.markdown(f"**Neuron {neuron} after ReLU, over all (x, y)** <small>(dark purple {float(act.min()):.2g} … yellow "
+                    f"{float(act.max()):.2g}; click a cell to pick that pair)</small>", unsafe_allow_html=True)
+        cell = cell_size(p, 340)
+        grid.grid("neuron_map", grid_image(act.numpy(), cell), p, p, values=grid.compact(act.numpy()), label="activation",
+                  highlight=(x, y), width=p * cell, alt=f"activation of neuron {neuron} over all pairs", on_click=grid.select_pair)
+        if st.button(f"Ask the model about {x} + {y}", key="neurons_ask", icon=":material/calculate:"):
+            st.switch_page("views/query.py")
+        plus = float(np.hypot(d.sum_cos, d.sum_sin))
+        minus = float(np.hypot(d.diff_cos, d.diff_sin))
+        if plus > 2 * minus:
+            look = "its x + y part dominates, so it shows stripes along the anti-diagonals x + y = const"
+        elif minus > 2 * plus:
+            look = "its x − y part dominates, so it shows stripes along the diagonals x − y = const"
+        else:
+            look = "its x + y and x − y parts are comparable, so it shows a lattice of blobs along both diagonals"
+        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}). At k = {k} this neuron's cos/sin(w(x+y)) amplitude is "
+                   f"{plus:.3g} and its cos/sin(w(x−y)) amplitude {minus:.3g}: {look}, with the negative half clipped to 0 by the ReLU.")
     with right:
         C = nmod.centred_spectrum(act).numpy()  # [p, p]
         labels = fourier.basis_labels(p)
@@ -143,50 +184,64 @@ def one_neuron() -> None:
 
     st.markdown(f"**The identity at x = {x}, y = {y}, with this neuron's numbers** (k = {k}, w = 2π·{k}/{p})")
     s = (x + y) % p
-    st.latex(
-        r"\underbrace{\cos(wx)}_{%.3f}\,\underbrace{\cos(wy)}_{%.3f} - \underbrace{\sin(wx)}_{%.3f}\,\underbrace{\sin(wy)}_{%.3f}"
-        r" = %.3f = \cos\!\left(w \cdot %d\right),\quad %d = (%d + %d) \bmod %d"
-        % (d.cos_x, d.cos_y, d.sin_x, d.sin_y, d.cos_x * d.cos_y - d.sin_x * d.sin_y, s, s, x, y, p)
-    )
-    st.latex(
-        r"\begin{aligned}\text{activation} \approx\ & %.3f %+.3f\,\cos(w(x{+}y)) %+.3f\,\sin(w(x{+}y))\\ & %+.3f\,\cos(w(x{-}y)) %+.3f\,\sin(w(x{-}y))"
-        r" + \text{single waves of } x \text{ and of } y\end{aligned}"
-        % (d.mean, d.sum_cos, d.sum_sin, d.diff_cos, d.diff_sin)
-    )
+    # inline formulas in a paragraph: they wrap between formulas on a phone instead of running off the screen
+    st.markdown("$\\cos(wx) = %.3f$, $\\cos(wy) = %.3f$, $\\sin(wx) = %.3f$, $\\sin(wy) = %.3f$" % (d.cos_x, d.cos_y, d.sin_x, d.sin_y))
+    st.markdown("$\\cos(wx)\\cos(wy) - \\sin(wx)\\sin(wy)$ $= %.3f$ $= \\cos(w \\cdot %d)$, since $%d = (%d + %d) \\bmod %d$"
+                % (d.cos_x * d.cos_y - d.sin_x * d.sin_y, s, s, x, y, p))
+    st.markdown("activation $\\approx %.3f$ $%+.3f\\cos(w(x{+}y))$ $%+.3f\\sin(w(x{+}y))$ $%+.3f\\cos(w(x{-}y))$ $%+.3f\\sin(w(x{-}y))$ "
+                "$+$ single waves of $x$ and of $y$" % (d.mean, d.sum_cos, d.sum_sin, d.diff_cos, d.diff_sin))
     tl, tr = st.columns([3, 2])
     with tl:
-        table = pd.DataFrame([{"term": t.name, "coefficient α": t.coef, f"value at ({x}, {y})": t.value, "α × value": t.contribution} for t in d.terms])
+        table = pd.DataFrame([{"term": t.name, "α": t.coef, f"at ({x},{y})": t.value, "α × value": t.contribution} for t in d.terms])
         st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
         st.markdown(f"mean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
                     f"actual activation (after ReLU) **{d.actual:.4f}**")
     with tr:
+        err = abs(d.fitted - d.actual)
+        close = ("close to" if err <= 0.1 * max(abs(d.actual), abs(d.fitted), 1e-9) or err < 0.01 else "far from")
         st.caption(
             f"The neuron's activation is its mean plus Σ α·(wave of x)·(wave of y) over all frequencies; the table keeps the "
-            f"terms of k = {k}, which hold {d.frac:.0%} of its variance, so 'fitted' is close to 'actual' when that fraction is high "
-            "(the rest is mostly ReLU harmonics 2k, 3k, …). Regrouping with the identity, α_cc·cos·cos + α_ss·sin·sin = "
-            "(α_cc − α_ss)/2 · cos(w(x+y)) + (α_cc + α_ss)/2 · cos(w(x−y)): the second line above. The x + y parts are "
-            "what W_L turns into logits cos(w(x+y−c)); the x − y parts have phases that differ from neuron to neuron and largely "
-            "cancel when a cluster's neurons are summed."
+            f"terms of k = {k}, which hold {d.frac:.0%} of its variance. Here 'fitted' {d.fitted:.3f} is {close} 'actual' "
+            f"{d.actual:.3f}" + (" (the ReLU clips this pair to 0 while the waves alone say otherwise)" if d.actual == 0 and close == "far from" else "")
+            + ". Regrouping with the identity, α_cc·cos·cos + α_ss·sin·sin = (α_cc − α_ss)/2 · cos(w(x+y)) + "
+            "(α_cc + α_ss)/2 · cos(w(x−y)): the lines above. The x + y parts are what W_L turns into logits cos(w(x+y−c)); "
+            "the x − y parts differ from neuron to neuron and largely cancel when a cluster is summed."
         )
 
 
 one_neuron()
 
 st.subheader("W_L = W_out · W_U: what the neurons write to the logits")
-WLn = nmod.wl_freq_norms(measures.W_L(a.model))  # [d_mlp, (p-1)/2]
+WLn = nmod.wl_freq_norms(measures.W_L(a.model)).numpy()  # [d_mlp, (p-1)/2]
 order = nmod.cluster_order(cl.freq, cl.frac, cl.clustered, ks)
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.spectrum(a.unembed_norms.numpy(), ks, "norm in W_L", title="W_L over the output c: Fourier norm per frequency", height=300), width="stretch")
-    st.caption(f"W_L [d_mlp, p] maps neuron activations to the logit of each output c. Transformed over c, a grokked model's "
-               f"W_L is sparse: only the key frequencies carry weight (Gini {a.metrics['gini_unembed']:.2f}).")
+    un = a.unembed_norms.numpy()  # [(p-1)/2]
+    st.altair_chart(charts.spectrum(un, keys, "norm in W_L", title="W_L over the output c: Fourier norm per frequency", height=300,
+                                    candidates=cands), width="stretch")
+    if ks:
+        share = float((un[[k - 1 for k in ks]] ** 2).sum() / max((un ** 2).sum(), 1e-12))
+        rest = [j for j in range(1, len(un) + 1) if j not in ks]
+        big = max(rest, key=lambda j: un[j - 1]) if rest else None
+        ratio = un[big - 1] / max(min(un[k - 1] for k in ks), 1e-12) if big else 0.0
+        st.caption(f"W_L [d_mlp, p] maps neuron activations to the logit of each output c. Over c, the "
+                   f"{'key' if keys else 'candidate'} frequencies {', '.join(map(str, ks))} hold {share:.0%} of W_L's squared norm"
+                   + (f"; the largest other bar, k = {big}, is {ratio:.0%} as tall as the smallest of them" if big else "")
+                   + f" (Gini {a.metrics['gini_unembed']:.2f}; 0 = flat, 1 = one frequency).")
+    else:
+        st.caption(f"W_L [d_mlp, p] maps neuron activations to the logit of each output c; without a clock no few frequencies "
+                   f"stand out (Gini {a.metrics['gini_unembed']:.2f}; 0 = flat, 1 = one frequency).")
 with right:
-    names = [f"#{i}, " + (f"cluster k = {int(cl.freq[i])}" if bool(cl.clustered[i]) else "unclustered") for i in order]
-    st.altair_chart(charts.labelled_heatmap(WLn[order].numpy(), names, [f"k = {j}" for j in range(1, WLn.shape[1] + 1)],
-                                            x_title="frequency k over the output c", y_title="neurons, grouped by cluster", color_title="norm",
-                                            scheme="blues", diverging=False, width=340, height=340, axis_labels=False,
-                                            title="Each neuron's row of W_L, per frequency"), width="content")
-    st.caption(f"One row per neuron, grouped by cluster (key frequencies {', '.join(map(str, ks))} first, then other clusters, "
-               "unclustered at the bottom; best explained first within a group); hover for the neuron. A neuron of cluster k "
-               "writes only cos / sin(w_k c): one bright column per group, the same k that its activation uses.")
+    M = WLn[order]  # [d_mlp, K] rows grouped by cluster
+    cw, rh = max(2, 340 // M.shape[1]), max(1, min(6, 512 // M.shape[0]))
+    img = np.repeat(np.repeat(grid_image(M, 1, 0, float(M.max()) or 1.0), rh, axis=0), cw, axis=1)
+    tips = [f"neuron #{order[r]} ({'cluster k = %d' % int(cl.freq[order[r]]) if bool(cl.clustered[order[r]]) else 'unclustered'}), "
+            f"k = {c + 1}: norm {M[r, c]:.3g}" for r in range(M.shape[0]) for c in range(M.shape[1])]
+    st.markdown("**Each neuron's row of W_L, per frequency** <small>(dark purple 0 … yellow max)</small>", unsafe_allow_html=True)
+    grid.grid("wl_rows", img, M.shape[0], M.shape[1], values=tips, row=None, col=None, width=img.shape[1],
+              alt="norm of each neuron's row of W_L per frequency")
+    st.caption("One row per neuron (top to bottom), frequency k = 1… across; grouped by cluster ("
+               + (f"frequencies {', '.join(map(str, ks))} first, " if ks else "") +
+               "then other clusters, unclustered at the bottom); hover for the neuron. A neuron of cluster k that writes only "
+               "cos / sin(w_k c) gives one bright column per group.")

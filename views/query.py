@@ -1,59 +1,122 @@
-"""Ask the model: x + y, its answer, how each key frequency votes, the clock, the whole table."""
+"""Ask the model: x + y, its answer, how each frequency votes, the clock as the model's own
+embedding draws it, and the whole table (click a cell to ask about it)."""
 import pandas as pd
 import streamlit as st
 
 import ui
-from grok import charts
-from grok.images import grid_image
-from grok.snapshot import clock_angles, freq_votes, top_predictions
+from components import grid
+from grok import charts, palette
+from grok import query_view as qv
+from grok.images import category_image, cell_size, grid_image
 
 st.title("Ask the model")
-run, step = ui.current()
+run, shared_step = ui.current()
+step = ui.weight_step(run, shared_step)
 p = run.config.model.p
 a = ui.analysis(run, step)
+verdict = qv.clock_verdict(a)
+ks = qv.shown_freqs(a)
+st.caption("**Try this:** click a vermillion (wrong) cell of the table at the bottom, then move the sidebar's step back "
+           "to the first checkpoint and watch the clock come apart.")
+note = ui.checkpoint_note(run, shared_step)
+if note:
+    st.caption(note)
+if verdict.state != "clock":
+    st.info(verdict.text, icon="🕰️")
 
-c1, c2 = st.columns(2)
-with c1:
-    x = ui.synced("x", st.number_input, ui.int_in(0, p - 1), min(41, p - 1), label="x", min_value=0, max_value=p - 1, step=1)
-with c2:
-    y = ui.synced("y", st.number_input, ui.int_in(0, p - 1), min(87, p - 1), label="y", min_value=0, max_value=p - 1, step=1)
-x, y = int(x), int(y)
-answer = (x + y) % p
-top = top_predictions(a.acts.logits, x, y)
-pred, conf = top[0]
-split = "training" if bool(a.ds.train_mask[x * p + y]) else "test (never seen in training)"
 
-m1, m2, m3 = st.columns(3)
-m1.metric(f"{x} + {y} mod {p}", f"{answer}")
-m2.metric("Model says", f"{pred}", delta="correct" if pred == answer else "wrong", delta_color="normal" if pred == answer else "inverse")
-m3.metric("Confidence", f"{conf:.1%}")
-st.caption(f"Step {step}. This pair is in the {split} set.")
+@st.fragment
+def ask() -> None:
+    """Everything that follows x and y reruns alone (a fragment): the sidebar and the page's
+    header are not redrawn when the pair changes."""
+    c1, c2 = st.columns(2)
+    with c1:
+        x = ui.synced("x", st.number_input, ui.int_in(0, p - 1), min(41, p - 1), label="x", min_value=0, max_value=p - 1, step=1)
+    with c2:
+        y = ui.synced("y", st.number_input, ui.int_in(0, p - 1), min(87, p - 1), label="y", min_value=0, max_value=p - 1, step=1)
+    x, y = int(x), int(y)
+    answer = (x + y) % p
+    top = qv.top_table(a, x, y)
+    pred = top[0]["answer"]
+    split = "training" if bool(a.ds.train_mask[x * p + y]) else "test (never seen in training)"
 
-left, right = st.columns([1, 2])
-with left:
-    st.markdown("**Top predictions**")
-    st.dataframe(pd.DataFrame([{"answer": c, "probability": f"{q:.2%}", "correct": c == answer} for c, q in top]), hide_index=True, width="stretch")
-with right:
-    ks = a.key_freqs
-    v = freq_votes(a.acts.logits, ks, x, y).numpy()
-    df = pd.concat([pd.DataFrame({"c": range(p), "value": v[i], "k": str(k)}) for i, k in enumerate(ks)])
-    st.markdown("**How each key frequency votes**")
-    st.altair_chart(charts.votes(df, answer), width="stretch")
-    st.caption("Each line is the part of the model's logits that lives on cos(w_k(x+y)) and sin(w_k(x+y)) over the grid: for a "
-               "clock it is a cosine wave cos(w_k(x+y−c)) over the output c. All waves peak together only at the true answer (dashed), which is why the sum picks it.")
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"{x} + {y} mod {p}", f"{answer}")
+    m2.metric("Model says", f"{pred}", delta="right" if pred == answer else "wrong", delta_color="normal" if pred == answer else "inverse")
+    m3.metric("Confidence", top[0]["probability"], help=f"log-probability {top[0]['log-probability']:.3g}")
+    st.caption(f"Step {step:,}. This pair is in the {split} set.")
 
-st.markdown("**The clock**")
-st.altair_chart(charts.clock(pd.DataFrame(clock_angles(p, ks, x, y))), width="content")
-st.caption("For each key frequency k, x and y are rotations by angle w_k·x and w_k·y (w_k = 2πk/p); adding angles lands on "
-           "x + y (red). The model computes this rotation with cos(a)cos(b) − sin(a)sin(b) = cos(a + b).")
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Top predictions**")
+        st.dataframe(pd.DataFrame(top), hide_index=True, width="stretch",
+                     column_config={"log-probability": st.column_config.NumberColumn(format="%.3g"),
+                                    "logit": st.column_config.NumberColumn(format="%.2f")})
+        gap = top[0]["logit"] - top[1]["logit"] if len(top) > 1 else 0.0
+        st.caption(f"The model's answer {pred} beats the runner-up {top[1]['answer'] if len(top) > 1 else '–'} by {gap:.2f} in logit "
+                   f"(a factor e^{gap:.1f} ≈ {min(2.718281828 ** gap, 1e300):.3g} in probability); log-probabilities keep "
+                   "the ranking readable when the probabilities round to 100 % and 0 %.")
+    with right:
+        if ks:
+            v, total = qv.votes(a, ks, x, y)
+            df = pd.concat([pd.DataFrame({"c": range(p), "value": v[i], "k": str(k)}) for i, k in enumerate(ks)])
+            word = "key frequency" if verdict.has_clock else "candidate frequency (no clock yet)"
+            st.markdown(f"**How each {word} votes**")
+            st.altair_chart(charts.votes(df, answer, total=total, model_answer=pred), width="stretch")
+            peak = int(total.argmax())
+            agree = "the true answer" if peak == answer else f"not the true answer {answer}"
+            st.caption(f"Each thin line is the part of the model's logits for ({x}, {y}) on cos / sin(w_k(x+y)) over the output c; "
+                       f"the thick black line is their sum, which peaks at c = {peak}, {agree}"
+                       + (f" (the model's own answer is {pred})." if peak != pred else ", where the model's answer is.")
+                       + f" Together these frequencies carry {verdict.share:.0%} of the logits' variance.")
+        else:
+            st.markdown("**How the frequencies vote**")
+            st.caption("Nothing to show: no set of frequencies carries this checkpoint's logits (see above), so its answer "
+                       "is not a sum of waves. Compare the final checkpoint of a run with weight decay.")
 
-mode = st.radio("Colour the table by", ["correct or not", "confidence in the right answer"], horizontal=True, key="query_table_mode")
-cell = max(2, 460 // p)
-if mode == "correct or not":
-    img, legend = grid_image(a.correct.float().numpy(), cell, 0, 1, "redgreen", highlight=(x, y)), "green = right, red = wrong"
-else:
-    img, legend = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis", highlight=(x, y)), "P(right answer): 0 dark purple .. 1 yellow"
-st.markdown(f"**All {p}×{p} sums at step {step}** ({legend})")
-st.image(img, width=img.shape[1])
-st.caption(f"Rows are x, columns y; the magenta square is {x} + {y}. A memorising model is right only on the 30 % training pairs "
-           f"(a speckle); a grokked one is right everywhere. Here: train {a.metrics['train_acc']:.1%}, test {a.metrics['test_acc']:.1%}.")
+    st.markdown("**The clock, as the model's own embedding draws it**")
+    if ks:
+        pts = pd.DataFrame(qv.clock_points(a, ks, x, y))
+        legend = " · ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in charts.clock_legend().items())
+        st.markdown(f"<small>{legend}</small>", unsafe_allow_html=True)
+        with st.container(horizontal=True, gap="small"):
+            for k in ks:
+                st.altair_chart(charts.clock(pts[pts["k"] == k], size=130, title=f"k = {k}"), width="content")
+        gaps = qv.clock_agreement(a, ks, x, y)
+        near = [k for k, d in gaps if d <= 180 / p * 2]
+        rough = qv.circle_roundness(a, ks)
+        st.caption(
+            f"In each frequency's plane of W_E the numbers sit at an angle measured from where the model puts 0; here x = {x} "
+            f"and y = {y} sit where the model's embedding puts them, and the ring marks their angles added. The diamond is the "
+            f"model's answer {pred}. " + (
+                f"Its angle matches the added angles (within two steps of 360°/{p}) at k = {', '.join(map(str, near))}"
+                if near else "At no frequency does the answer land on the added angles") +
+            f"; the numbers' radii vary by {min(r for _, r in rough):.0%}–{max(r for _, r in rough):.0%} around their mean "
+            "(0 % is a perfect circle). The model turns the added angle into an answer with cos(a)cos(b) − sin(a)sin(b) = cos(a + b).")
+    else:
+        st.caption("No clock is drawn: this checkpoint's numbers do not lie on circles that the logits use. The model answers "
+                   "from memory; a run with weight decay builds its clock later (see Home).")
+
+    mode = st.radio("Colour the table by", ["right or wrong", "confidence in the right answer"], horizontal=True, key="query_table_mode")
+    cell = cell_size(p)
+    preds = a.acts.logits.argmax(-1).numpy()  # [p*p] the model's answer to every pair
+    if mode == "right or wrong":
+        img = category_image(a.correct.numpy().astype(int), [palette.WRONG, palette.RIGHT], cell)
+        legend = (f"<span style='color:{palette.RIGHT}'>■</span> right · <span style='color:{palette.WRONG}'>■</span> wrong")
+        values, label = [int(c) for c in preds], "model says"
+    else:
+        img = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis")
+        legend = "P(right answer): 0 dark purple … 1 yellow"
+        values, label = grid.compact(a.probs_correct.numpy()), "P(right) ="
+    st.markdown(f"**All {p}×{p} sums at step {step:,}** <small>({legend}; click a cell to ask about it)</small>", unsafe_allow_html=True)
+    grid.grid("ask_table", img, p, p, values=values, label=label, highlight=(x, y), width=p * cell,
+              alt=f"the model's answers to all {p}x{p} pairs", on_click=grid.select_pair)
+    frac = run.config.frac_train
+    st.caption(f"Rows are x, columns y; the outlined cell is {x} + {y}. {frac:.0%} of the pairs are training pairs. Here the model "
+               f"is right on {a.metrics['train_acc']:.1%} of the training pairs and {a.metrics['test_acc']:.1%} of the test pairs: "
+               + ("a grokked model is right everywhere." if a.metrics["test_acc"] > 0.99 else
+                  "right on the pairs it memorised, a speckle elsewhere." if a.metrics["train_acc"] > 0.99 else
+                  "it has not even memorised its training pairs yet."))
+
+
+ask()

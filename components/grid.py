@@ -1,0 +1,126 @@
+"""A clickable, hoverable p x p grid drawn as one PNG: the st.components.v2 piece behind the
+Ask table, the ablation "which sums break" grid and a neuron's activation map.
+
+Why a component and not Vega: a 113 x 113 grid is 12,769 marks, 1.6 s to settle in the
+browser (DESIGN.md, "Speed"); as a PNG it is one <img>. The component adds what st.image
+lacks: a click reports (row, col) to Python (a trigger value, so it fires once), and hovering
+shows the cell's value in a tooltip computed in the browser from a compact array sent with
+the image (no round trip). The selected cell is outlined by an overlay box exactly one cell in
+size, so the highlight covers one cell at any p and any displayed width. The image shrinks to
+the column's width (phones) and is drawn with sharp pixels.
+
+`select_pair` is the one way a click selects (x, y) "everywhere": the Ask and Neurons pages
+read x and y through ui.synced("x"/"y"), so writing the shared store and the widgets' keys
+makes every page follow.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+import struct
+from typing import Callable, Sequence
+
+import numpy as np
+import streamlit as st
+
+import ui
+
+_JS = r"""
+export default function(component) {
+  const { data, setTriggerValue, parentElement } = component;
+  let root = parentElement.querySelector('.grid-root');
+  if (!root) {
+    root = document.createElement('div');
+    root.className = 'grid-root';
+    root.innerHTML = '<img class="grid-img" alt=""/><div class="grid-hl"></div><div class="grid-tip"></div>';
+    parentElement.appendChild(root);
+  }
+  const img = root.querySelector('.grid-img'), hl = root.querySelector('.grid-hl'), tip = root.querySelector('.grid-tip');
+  const R = data.rows, C = data.cols;
+  root.style.maxWidth = data.width + 'px';
+  if (img.getAttribute('src') !== data.src) img.setAttribute('src', data.src);
+  img.setAttribute('alt', data.alt || '');
+  root.dataset.rows = R; root.dataset.cols = C;
+  root.dataset.hl = data.hl ? data.hl.join(',') : '';
+  if (data.hl) {
+    hl.style.display = 'block';
+    hl.style.left = (100 * data.hl[1] / C) + '%'; hl.style.top = (100 * data.hl[0] / R) + '%';
+    hl.style.width = (100 / C) + '%'; hl.style.height = (100 / R) + '%';
+  } else { hl.style.display = 'none'; }
+  const cellAt = (ev) => {
+    const b = img.getBoundingClientRect();
+    const c = Math.floor((ev.clientX - b.left) / b.width * C), r = Math.floor((ev.clientY - b.top) / b.height * R);
+    return (r >= 0 && r < R && c >= 0 && c < C) ? [r, c] : null;
+  };
+  root.onmousemove = (ev) => {
+    const rc = cellAt(ev);
+    if (!rc) { tip.style.display = 'none'; return; }
+    const v = data.values ? data.values[rc[0] * C + rc[1]] : null;
+    const shown = (data.names && v !== null) ? data.names[v] : v;
+    const where = data.row ? `${data.row} = ${rc[0]}, ${data.col} = ${rc[1]}: ` : '';
+    tip.textContent = where + (shown === null || shown === undefined ? '' : `${data.label ? data.label + ' ' : ''}${shown}`);
+    const b = root.getBoundingClientRect();
+    const x = ev.clientX - b.left, y = ev.clientY - b.top;
+    tip.style.display = 'block';
+    tip.style.left = Math.min(x + 12, Math.max(0, b.width - tip.offsetWidth)) + 'px';
+    tip.style.top = (y + 16) + 'px';
+  };
+  root.onmouseleave = () => { tip.style.display = 'none'; };
+  root.onclick = (ev) => { const rc = cellAt(ev); if (rc) setTriggerValue('click', rc); };
+}
+"""
+
+_CSS = r"""
+.grid-root { position: relative; width: 100%; cursor: crosshair; line-height: 0; }
+.grid-img { width: 100%; height: auto; image-rendering: pixelated; display: block; }
+.grid-hl { position: absolute; box-sizing: border-box; outline: 2px solid #000; box-shadow: 0 0 0 4px #fff; pointer-events: none; min-width: 2px; min-height: 2px; }
+.grid-tip { position: absolute; display: none; pointer-events: none; background: rgba(255,255,255,0.95); color: #000;
+  border: 1px solid #999; padding: 3px 6px; font: 12px/1.3 sans-serif; white-space: nowrap; z-index: 10; border-radius: 3px; }
+"""
+
+_grid = st.components.v2.component("grok_grid", js=_JS, css=_CSS)
+
+
+def png_data_url(rgb: np.ndarray) -> str:
+    """[h, w, 3] uint8 -> a data:image/png URL (zlib + the PNG chunks; no imaging library)."""
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = img.shape
+    raw = b"".join(b"\x00" + img[i].tobytes() for i in range(h))
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def compact(values: np.ndarray, digits: int = 3) -> list:
+    """[rows, cols] numbers -> a flat list rounded to `digits` significant figures (the tooltip's)."""
+    v = np.asarray(values, dtype=float).ravel()
+    return [float(f"{x:.{digits}g}") if np.isfinite(x) else None for x in v]
+
+
+def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | None = None, names: Sequence[str] | None = None,
+         label: str = "", highlight: tuple[int, int] | None = None, width: int = 460, row: str | None = "x", col: str | None = "y",
+         alt: str = "", on_click: Callable[[int, int], None] | None = None) -> None:
+    """Draw `rgb` ([rows*cell, cols*cell, 3] uint8) as a grid of rows x cols cells; `values`
+    (flat, row-major) feed the hover tooltip, or index `names` for a categorical grid; a click
+    calls on_click(row, col) before the next run (a callback, so widgets drawn afterwards see it)."""
+    def clicked() -> None:
+        rc = st.session_state[key].click
+        if rc and on_click is not None:
+            on_click(int(rc[0]), int(rc[1]))
+
+    data = {"src": png_data_url(rgb), "rows": int(rows), "cols": int(cols), "width": int(width), "row": row, "col": col,
+            "values": list(values) if values is not None else None, "names": list(names) if names is not None else None,
+            "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt}
+    _grid(key=key, data=data, on_click_change=clicked, width="stretch")
+
+
+def select_pair(x: int, y: int) -> None:
+    """Make (x, y) the selected pair on every page (Ask, Neurons): the shared URL store and the
+    number inputs' keys, written from a callback so the inputs drawn next show it."""
+    for name, v in (("x", int(x)), ("y", int(y))):
+        ui.publish(name, v)
+        st.session_state[f"w_{name}"] = v

@@ -1,0 +1,157 @@
+"""The explorable in headless Chromium (issue 10): every page of app.py's navigation at a
+desktop (1440 x 900) and a phone (390 x 844) width with nothing drawn past the viewport's
+right edge, screenshots of each (<page>.png, <page>-phone.png under the screenshots folder,
+GROK_SCREENSHOTS=docs/screenshots for the README's), and the links between views: a click on
+a cell of the Ask table selects that (x, y); a click on a bar of the excluded-loss spectrum
+toggles that frequency in the ablation set."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import pytest
+
+from tools import appdriver as drv
+
+VIEWPORTS = {"": (1440, 900), "-phone": (390, 844)}
+
+# Everything that draws: charts, images, equations, grid components, tables. Each must end
+# inside the viewport (1 px of rounding allowed).
+_OVERFLOW = """(vw) => {
+  const sel = "[data-testid='stVegaLiteChart'], [data-testid='stImage'] img, .katex-display, .katex, .grid-root, "
+            + "[data-testid='stDataFrame'], [data-testid='stMetric'], [data-testid='stMarkdownContainer'] table, canvas, svg.marks";
+  const out = [];
+  const roots = [document];
+  document.querySelectorAll('*').forEach(e => { if (e.shadowRoot) roots.push(e.shadowRoot); });
+  for (const r of roots) for (const e of r.querySelectorAll(sel)) {
+    const b = e.getBoundingClientRect();
+    if (b.width === 0 || b.height === 0) continue;
+    if (e.closest && e.closest("[data-testid='stSidebar']")) continue;
+    const name = e.getAttribute('data-testid') || (typeof e.className === 'string' ? e.className : e.tagName);
+    if (b.right > vw + 1) out.push(`${name}: right edge ${Math.round(b.right)} px`);
+    // a box that fits but whose content is wider is cut off (KaTeX displays and charts scroll inside)
+    else if (!e.matches("[data-testid='stDataFrame'], [data-testid='stMetric']") && e.scrollWidth > e.clientWidth + 2)
+      out.push(`${name}: content ${e.scrollWidth} px wide in a ${e.clientWidth} px box`);
+  }
+  return out;
+}"""
+
+
+def nav_pages(page, base: str, run: str) -> list[tuple[str, str]]:
+    """(name, path) of every page in app.py's navigation, read from the sidebar's links."""
+    page.goto(drv.page_url(base, "/", run=run))
+    drv.wait_app_ready(page)
+    hrefs = page.locator(drv.NAV_LINK).evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    out = []
+    for h in hrefs:
+        path = urlparse(h).path.rstrip("/")
+        name = path.rsplit("/", 1)[-1] or "home"
+        out.append((name, "/" + path.rsplit("/", 1)[-1] if name != "home" else "/"))
+    assert len(out) >= 6, out
+    return out
+
+
+def wait_settled(page) -> None:
+    drv.wait_idle(page)
+    page.wait_for_timeout(1500)  # charts with width="stretch" re-lay out; Vega draws after the script ends
+    drv.wait_idle(page)
+
+
+def test_every_page_fits_desktop_and_phone(app, browser, target, screenshots_dir):
+    probe = drv.new_page(browser)
+    try:
+        pages = nav_pages(probe, app.url, target.run)
+    finally:
+        probe.context.close()
+    problems = {}
+    for suffix, (w, h) in VIEWPORTS.items():
+        pg = drv.new_page(browser, w, h)
+        try:
+            for name, path in pages:
+                pg.goto(drv.page_url(app.url, path, run=target.run))
+                pg.wait_for_selector(f"{drv.MAIN} h1", timeout=drv.TIMEOUT_MS)
+                wait_settled(pg)
+                errs = drv.exceptions(pg)
+                assert not errs, f"{name}{suffix}: {errs[0]}"
+                bad = pg.evaluate(_OVERFLOW, w)
+                if bad:
+                    problems[f"{name}{suffix}"] = bad[:5]
+                pg.screenshot(path=str(screenshots_dir / f"{name}{suffix}.png"), type="png")
+                full = drv.ROOT / "tests" / "artifacts" / "full-page"  # the whole scroll height, to look at (not committed)
+                full.mkdir(parents=True, exist_ok=True)
+                tall = pg.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain] *')].slice(0, 4000).map(e => e.scrollHeight))")
+                pg.set_viewport_size({"width": w, "height": min(int(tall) + 100, 12000)})
+                wait_settled(pg)
+                pg.screenshot(path=str(full / f"{name}{suffix}.png"), type="png")
+                pg.set_viewport_size({"width": w, "height": h})
+        finally:
+            pg.context.close()
+    assert not problems, problems
+
+
+def _inputs(page) -> tuple[int, int]:
+    vals = drv.number_inputs(page).evaluate_all("els => els.map(e => e.value)")
+    return int(vals[0]), int(vals[1])
+
+
+def test_clicking_a_cell_of_the_ask_table_selects_that_pair(open_page):
+    page = open_page("ask", x=5, y=7)
+    assert _inputs(page) == (5, 7)
+    grid = page.locator(f"{drv.MAIN} .grid-root").first
+    grid.wait_for(state="visible")
+    grid.scroll_into_view_if_needed()
+    rows = int(grid.get_attribute("data-rows"))
+    box = grid.locator("img").bounding_box()
+    r, c = min(20, rows - 1), min(30, rows - 1)
+    grid.hover(position={"x": (c + 0.5) * box["width"] / rows, "y": (r + 0.5) * box["height"] / rows})
+    tip = grid.locator(".grid-tip")
+    assert tip.is_visible() and tip.inner_text().startswith(f"x = {r}, y = {c}: model says "), tip.inner_text()
+    grid.click(position={"x": (c + 0.5) * box["width"] / rows, "y": (r + 0.5) * box["height"] / rows})
+    page.wait_for_function("""([r, c]) => { const i = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stNumberInput'] input")];
+        const a = document.querySelector("[data-testid='stApp']");
+        return a.dataset.testScriptState === 'notRunning' && i.length >= 2 && +i[0].value === r && +i[1].value === c; }""",
+                           arg=[r, c], timeout=drv.TIMEOUT_MS)
+    assert _inputs(page) == (r, c)
+    label = page.locator(f"{drv.MAIN} [data-testid='stMetricLabel']").first.inner_text()
+    assert label.startswith(f"{r} + {c} mod"), label
+    assert grid.get_attribute("data-hl") == f"{r},{c}"  # the outline moved to the clicked cell
+    assert not drv.exceptions(page)
+
+
+def _chips(page) -> list[int]:
+    labels = page.locator(f"{drv.MAIN} [data-testid='stMultiSelect'] button[aria-label^='Remove ']").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))")
+    return sorted(int(re.match(r"Remove (\d+)", s).group(1)) for s in labels)
+
+
+def test_clicking_a_spectrum_bar_toggles_that_frequency(open_page):
+    page = open_page("ablations", site="logits", mode="remove")
+    before = _chips(page)
+    chart = page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last
+    chart.scroll_into_view_if_needed()
+    drv.wait_idle(page)
+    marks = chart.locator("canvas.marks, svg.marks").first
+    box = marks.bounding_box()
+    tooltip = page.locator("#vg-tooltip-element")
+    found = None
+    for dy in range(60, 160, 20):  # rows above the x axis (every bar rises from the floor there), under the axis labels
+        for i in range(4, int(box["width"]) - 4, 4):
+            page.mouse.move(box["x"] + i, box["y"] + box["height"] - dy)
+            page.wait_for_timeout(20)
+            if tooltip.count() and tooltip.is_visible():
+                m = re.search(r"frequency k\s*(\d+)", tooltip.inner_text())
+                if m and int(m.group(1)) not in before:
+                    found = (int(m.group(1)), box["x"] + i, box["y"] + box["height"] - dy)
+                    break
+        if found:
+            break
+    assert found, "no bar of a frequency outside the set under the pointer"
+    k, px, py = found
+    page.mouse.click(px, py)
+    page.wait_for_function("""(want) => { const a = document.querySelector("[data-testid='stApp']");
+        const n = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stMultiSelect'] button[aria-label^='Remove ']")].length;
+        return a.dataset.testScriptState === 'notRunning' && n === want; }""", arg=len(before) + 1, timeout=drv.TIMEOUT_MS)
+    assert _chips(page) == sorted(before + [k])
+    heading = page.locator(f"{drv.MAIN} h3", has_text="Result:").first.inner_text()
+    assert str(k) in heading
+    assert not drv.exceptions(page)
