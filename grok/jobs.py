@@ -150,6 +150,9 @@ class TrainingJob:
     finished: float | None = None
     result: dict | None = None
     capped_steps: bool = False  # the config asked for more than max_steps
+    build_replay: bool = True  # when training ends (done or stopped), build the run's replay in the same thread
+    phase: str = ""  # "training" | "replay" (building it) | "" (not started / ended)
+    replay_error: str = ""  # why the replay could not be built ("" = built, or not asked for)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -224,10 +227,19 @@ class TrainingJob:
         from .train import train  # torch import cost only when a job runs
 
         try:
+            self.phase = "training"
             res = train(self.config, self.out, device=self.device, progress=False, on_eval=self._on_eval,
-                        should_stop=self._should_stop, max_seconds=self.max_seconds)
+                        should_stop=self._should_stop, max_seconds=self.max_seconds, compile="off")
             self.result = res
             self.step = int(res["step"])
+            if self.build_replay:  # so the Replay page has it without a button press
+                self.phase = "replay"
+                try:
+                    from .replay import build
+
+                    build(self.out, progress=False)
+                except Exception as e:  # noqa: BLE001 - the run itself is fine; say why there is no replay
+                    self.replay_error = str(e) or type(e).__name__
             if res.get("completed"):
                 self.status = DONE
             else:
@@ -236,6 +248,7 @@ class TrainingJob:
         except Exception as e:  # noqa: BLE001 - any failure is shown to the user as it is
             self.status, self.error = FAILED, str(e) or type(e).__name__
         finally:
+            self.phase = ""
             self.finished = time.time()
             if self._registry is not None:
                 self._registry.remove(self)

@@ -29,7 +29,6 @@ W = 250  # px: one panel's plot; three per row (with axes) fit the wide layout a
 H = 150
 FRAME = "frame"  # the one top-level parameter every panel reads
 STEP = "fstep"  # the frame's training step, a derived parameter (for titles)
-CLOCK_TEXT = {"clock": "clock", "forming": "forming", "none": "none"}
 
 
 def _step_title(text: str) -> alt.TitleParams:
@@ -107,8 +106,8 @@ def _frames(replay: Replay) -> pd.DataFrame:
 def _header(frames: pd.DataFrame, F: int, width: int, prefix: str = "") -> alt.Chart:
     """The frame in words: step, frame, accuracies and the per-frame clock readout."""
     line = (f"{json.dumps(prefix)} + 'Step ' + format(datum.step, ',') + '  (frame ' + (datum.frame + 1) + ' of {F}):  test accuracy ' + "
-            "format(datum.test_acc, '.1%') + ',  train accuracy ' + format(datum.train_acc, '.1%') + ',  clock: ' + datum.clock + "
-            "'  (' + format(datum.logit_var_explained, '.0%') + ' of the logit variance on the final model\\'s frequencies)'")
+            "format(datum.test_acc, '.1%') + ',  train accuracy ' + format(datum.train_acc, '.1%') + ':  ' + datum.clock_text + "
+            "'  (the final model\\'s frequencies explain ' + format(datum.logit_var_explained, '.0%') + ' of the logit variance)'")
     return alt.Chart(frames).transform_filter(f"datum.frame == {FRAME}").transform_calculate(line=line).mark_text(
         align="left", baseline="middle", fontSize=14 if not prefix else 12, fontWeight="bold", limit=width).encode(
         x=alt.value(0), y=alt.value(10), text="line:N",
@@ -136,11 +135,10 @@ def _spectrum(replay: Replay, key: Sequence[int], width: int = W, height: int = 
     ).properties(width=width, height=height, title=_step_title("Embedding spectrum"))
 
 
-def _circles(replay: Replay, key: Sequence[int], width: int = W):
+def _circles(replay: Replay, key: Sequence[int], side: int = 84):
     """The numbers in the (cos_k, sin_k) planes of the final model's first frequencies."""
     planes = min(rv.CIRCLE_PLANES, len(replay.key_freqs))
     ext = round(rv.circle_extent(replay, planes) * 1.05, 2)
-    side = (width - 20 * planes) // planes
     circ = alt.Chart(rv.circle_wide(replay, planes)).transform_calculate(
         a=f"datum['a' + {FRAME}] / {rv.CIRCLE_SCALE}", b=f"datum['b' + {FRAME}] / {rv.CIRCLE_SCALE}").mark_circle(size=22, opacity=0.9).encode(
         x=alt.X("a:Q", title=None, scale=alt.Scale(domain=[-ext, ext], nice=False), axis=alt.Axis(labels=False, ticks=False, grid=False)),
@@ -163,7 +161,7 @@ def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), m
     key = rv.final_verdict(replay).key_freqs  # () when the final model has no clock: nothing is called "key"
     frames = _frames(replay)
     frame, fstep = _params(replay)
-    header = _header(frames, F, 3 * W + 150)
+    header = _header(frames, F, 3 * W + 300)
 
     loss_df, acc_df = _loss_acc(replay, rows)
     loss = _curves(loss_df, frames, phases, last, "Loss", "loss (log)", True, palette.SERIES)
@@ -225,10 +223,10 @@ def build_compare(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping]
     loss_df, _ = _loss_acc(replay, rows)
     views = [
         _header(frames, F, width).encode(text="short:N").transform_calculate(
-            short=f"'step ' + format(datum.step, ',') + ' (frame ' + (datum.frame + 1) + ' of {F}), clock: ' + datum.clock"),
+            short=f"'step ' + format(datum.step, ',') + ' (frame ' + (datum.frame + 1) + ' of {F}): ' + datum.clock_text"),
         _curves(loss_df, frames, phases, last, "Loss", "loss (log)", True, palette.SERIES, height=120, width=width),
         _spectrum(replay, key, width=width, height=100),
-        _circles(replay, key, width=width),
+        _circles(replay, key, side=(width - 20 * rv.CIRCLE_PLANES) // rv.CIRCLE_PLANES),
     ]
     return _top(views, frame, fstep)
 

@@ -146,6 +146,9 @@ def _frame_columns(prefix: str, values: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{prefix}{f}": values[f] for f in range(values.shape[0])}
 
 
+CLOCK_WORDS = {"clock": "clock", "forming": "clock forming", "none": "no clock"}
+
+
 def frame_clock(replay: Replay) -> list[str]:
     """[F] clock state ("clock" / "forming" / "none") of each frame by grok.verdict's rule,
     on the logit variance the FINAL model's key frequencies explain at that frame."""
@@ -168,8 +171,10 @@ def frames_table(replay: Replay) -> pd.DataFrame:
     clustered = (replay.neuron_frac.float() >= CLUSTER_THRESHOLD).sum(1).numpy().astype(np.int16)  # [F]
     m = {k: replay.metrics[k].numpy().astype(np.float32) for k in
          ("train_loss", "test_loss", "train_acc", "test_acc", "logit_var_explained")}
+    clock = frame_clock(replay)
     return pd.DataFrame({"frame": np.arange(len(replay.steps), dtype=np.int16), "step": np.asarray(replay.steps, dtype=np.int64),
-                         **m, "clustered": clustered, "neurons": np.int16(n), "clock": frame_clock(replay)})
+                         **m, "clustered": clustered, "neurons": np.int16(n), "clock": clock,
+                         "clock_text": [CLOCK_WORDS[c] for c in clock]})
 
 
 def spectrum_wide(replay: Replay, key: Sequence[int]) -> pd.DataFrame:
@@ -241,10 +246,10 @@ def map_data_url(u8: np.ndarray, side: int = MAP_SIDE, levels: int = MAP_LEVELS)
     `levels`-colour viridis PNG, at most `side` pixels a side."""
     import base64
 
-    from .images import _VIRIDIS, _colour
+    from .images import grid_image
 
     idx = np.clip(np.round(shrink(u8, side) / 255 * (levels - 1)), 0, levels - 1).astype(np.uint8)
-    pal = np.round(_colour(np.linspace(0, 1, levels)[None], _VIRIDIS)[0]).astype(np.uint8)  # [levels, 3]
+    pal = grid_image(np.arange(levels, dtype=float)[None], cell=1, lo=0, hi=levels - 1)[0]  # [levels, 3] viridis
     return "data:image/png;base64," + base64.b64encode(png_palette(idx, pal)).decode("ascii")
 
 

@@ -130,13 +130,108 @@ def test_viridis_image_colours_and_blocks():
 
 
 def test_grid_image_palettes_range_and_highlight():
+    from grok import palette
     from grok.images import grid_image
 
     v = np.array([[0.0, 1.0], [1.0, 0.0]])
-    img = grid_image(v, cell=4, lo=0, hi=1, palette="redgreen")
+    img = grid_image(v, cell=4, lo=0, hi=1, palette="rightwrong")
     assert img.shape == (8, 8, 3)
-    assert (img[0, 0] == [215, 48, 39]).all() and (img[0, 4] == [26, 152, 80]).all()  # wrong red, right green
-    hl = grid_image(np.zeros((5, 5)), cell=3, lo=0, hi=1, highlight=(2, 2))
-    magenta = (hl == [255, 0, 255]).all(-1)
-    assert magenta[3, 3] and magenta[9, 9] and not magenta[7, 7]  # a frame around cell (2, 2), its inside untouched
-    assert not magenta[0, 0]
+    hexes = ["#" + "".join(f"{c:02X}" for c in img[0, 0]), "#" + "".join(f"{c:02X}" for c in img[0, 4])]
+    assert hexes == [palette.WRONG, palette.RIGHT]  # wrong vermillion, right blue
+    hl = grid_image(np.zeros((5, 5)), cell=6, lo=0, hi=1, highlight=(2, 2))
+    black = (hl == 0).all(-1)
+    assert black[12, 12] and black[17, 17] and black[12, 17]  # a frame inside cell (2, 2): pixels 12..17
+    assert not black[11, 11] and not black[18, 18] and not black[0, 0]  # nothing outside it
+
+
+# ---------------------------------------------------------------- the in-browser replay's tables
+def with_share(r: Replay, shares) -> Replay:
+    """The fake replay with chosen logit variance shares per frame (the clock readout's input)."""
+    r.metrics["logit_var_explained"] = torch.tensor(shares, dtype=torch.float64)
+    return r
+
+
+def test_frame_clock_follows_the_verdict_rule():
+    r = with_share(fake_replay(), [0.05, 0.3, 0.8])  # below 10 %, between, above 50 %
+    assert rv.frame_clock(r) == ["none", "forming", "clock"]
+    t = rv.frames_table(r)
+    assert t["step"].tolist() == [0, 10, 100] and t["frame"].tolist() == [0, 1, 2]
+    assert t["clock_text"].tolist() == ["no clock", "clock forming", "clock"]
+    assert t["clustered"].tolist() == [1, 3, 3]  # frac >= 0.85 per frame
+    assert rv.final_verdict(r).key_freqs == (2, 1)
+    assert rv.final_verdict(with_share(fake_replay(), [0.0, 0.0, 0.05])).key_freqs == ()  # no clock: nothing is "key"
+
+
+def test_spectrum_and_circle_are_one_column_per_frame():
+    r = fake_replay()
+    s = rv.spectrum_wide(r, key=(2,))
+    assert s["k"].tolist() == [1, 2] and s["kind"].tolist() == ["other", "key"]
+    assert s["p1"].tolist() == pytest.approx([0.5, 2.0]) and s["p2"].tolist() == pytest.approx([0.1, 4.0])
+    c = rv.circle_wide(r, planes=2)
+    assert len(c) == 2 * 5 and c["k"].tolist()[:5] == [2] * 5 and c["x"].tolist()[:5] == [0, 1, 2, 3, 4]
+    assert c["a1"].tolist()[:5] == [0, 100, 200, 300, 400]  # hundredths: frame 1, k = 2, a = x
+    assert c["b1"].tolist()[5:] == [0, -100, -200, -300, -400]  # k = 1, b = -x
+    assert c["a0"].abs().sum() == 0 and str(c["a1"].dtype) == "int16"
+    assert rv.circle_extent(r, 2) == pytest.approx(4.0)
+
+
+def test_counts_wide_matches_cluster_counts_per_frame():
+    r = fake_replay()
+    c = rv.counts_wide(r, key=(1, 2))
+    assert c["bucket"].tolist() == ["1", "2", "other", "unclustered"]
+    assert c["kind"].tolist() == ["key", "key", "other", "unclustered"]
+    for f in range(3):
+        assert c[f"n{f}"].tolist() == list(rv.cluster_counts(r, f).values())
+    assert rv.counts_wide(r, key=())["kind"].tolist()[:2] == ["final", "final"]  # no clock: not called key
+
+
+def test_png_palette_decodes_to_the_indices():
+    from PIL import Image
+    import io
+
+    idx = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
+    pal = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
+    im = Image.open(io.BytesIO(rv.png_palette(idx, pal)))
+    assert im.size == (3, 2) and im.mode == "P"
+    assert np.array(im).tolist() == idx.tolist()
+    assert np.array(im.convert("RGB"))[0, 2].tolist() == [0, 0, 255]
+
+
+def test_shrink_box_averages_odd_grids():
+    g = np.arange(25, dtype=float).reshape(5, 5)
+    s = rv.shrink(g, side=3)  # factor 2, padded to 6 by repeating the last row / column
+    assert s.shape == (3, 3)
+    assert s[0, 0] == pytest.approx((0 + 1 + 5 + 6) / 4)
+    assert s[2, 2] == pytest.approx(24.0)  # the corner box is the last value four times
+    assert rv.shrink(g, side=5).tolist() == g.tolist()  # small grids unchanged
+    assert rv.shrink(np.zeros((113, 113)), 64).shape == (57, 57)
+
+
+def test_maps_long_one_row_per_frame_and_neuron():
+    from PIL import Image
+    import base64
+    import io
+
+    r = fake_replay()
+    m = rv.maps_long(r, levels=8)
+    assert len(m) == 3 * 2 and m["frame"].tolist() == [0, 0, 1, 1, 2, 2] and m["slot"].tolist() == [0, 1] * 3
+    row = m[(m.frame == 2) & (m.slot == 1)].iloc[0]
+    assert row["label"] == "n0: k = 2, 99%" and row["range"] == "0 to 2"
+    im = Image.open(io.BytesIO(base64.b64decode(row["url"].split(",", 1)[1]))).convert("RGB")
+    px = np.array(im)
+    assert im.size == (5, 5)
+    assert px[0, 0].tolist() == [253, 231, 37] and px[1, 1].tolist() == [68, 1, 84]  # the 255 cell is yellow, the rest purple
+
+
+def test_jump_points_from_the_phases():
+    from grok.phases import Phase
+
+    phases = [Phase("memorisation", 0, 100), Phase("circuit formation", 100, 400), Phase("clean-up", 400, 900), Phase("converged", 900, 1000)]
+    rows = [{"step": s, "test_acc": a} for s, a in ((0, 0.0), (300, 0.5), (500, 0.995), (900, 1.0))]
+    steps = [0, 50, 120, 450, 500, 880, 1000]
+    j = rv.jump_points(phases, rows, steps)
+    assert [x["label"] for x in j] == ["memorisation ends", "circuit forms", "grokking", "converged"]
+    assert [x["step"] for x in j] == [100, 400, 500, 900]
+    assert [x["frame"] for x in j] == [2, 3, 4, 5]  # nearest frames: 120, 450, 500, 880
+    memorises = rv.jump_points([Phase("memorisation", 0, 100), Phase("no generalisation", 100, 1000)], rows, steps)
+    assert [x["frame"] for x in memorises] == [2, None, None, None]

@@ -528,14 +528,26 @@ def move_step(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) -> str
 
 
 def step_move_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
-    """On any page: one keyboard step of the sidebar's shared step, timed by the main area's repaint."""
+    """On any page: one keyboard step of the sidebar's shared step, timed by the main area's
+    repaint. A key press that lands while a rerun redraws the slider can be lost: if the slider's
+    own value has not moved within 5 s the key is pressed again (at most 3 times); the time is
+    that of the press that moved it."""
     s = step_slider(page)
     key = "ArrowLeft" if s.input_value() == s.get_attribute("max") else "ArrowRight"
+    was = s.get_attribute("aria-valuetext")
 
     def act():
-        s.focus()
-        t0 = time.perf_counter()
-        s.press(key)
+        for attempt in range(3):
+            s.focus()
+            t0 = time.perf_counter()
+            s.press(key)
+            try:
+                page.wait_for_function("([sel, was]) => { const e = document.querySelector(sel); return !!e && e.getAttribute('aria-valuetext') !== was; }",
+                                       arg=[STEP_SLIDER, was], timeout=5_000 if attempt < 2 else timeout_ms, polling="raf")
+                return t0
+            except Exception as e:  # playwright's TimeoutError; the last attempt re-raises
+                if attempt == 2 or "Timeout" not in type(e).__name__:
+                    raise
         return t0
     return timed(page, act, timeout_ms)
 

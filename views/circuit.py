@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from grok import attention, circuit, measures, palette, probes
+from grok import attention, charts, circuit, measures, palette, probes
 from grok import query_view as qv
 from grok.images import grid_image
 from grok.replay import circle_coords
@@ -113,21 +113,21 @@ def walk() -> None:
     # 1. embedding
     st.subheader("1. Embedding: x and y on each frequency's circle")
     circ = _circles(path, mtime, step, ks)  # [K, p, 2]
-    rows = []
-    for j, k in enumerate(ks):
-        for n in range(p):
-            who = "x" if n == x else "y" if n == y else "other"
-            rows.append({"k": f"k = {k}", "a": circ[j, n, 0], "b": circ[j, n, 1], "number": n, "who": who})
-    df = pd.DataFrame(rows)
-    df["order"] = df["who"].map({"other": 0, "x": 1, "y": 1})
     colour = alt.Color("who:N", scale=alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER]),
                        legend=alt.Legend(orient="top", title=None))
-    chart = alt.Chart(df).mark_circle().encode(
-        x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
-        color=colour, size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
-        tooltip=["k", "number", "who"],
-    ).properties(width=150, height=150).facet(facet=alt.Facet("k:N", title=None, sort=[f"k = {k}" for k in ks]), columns=4).resolve_scale(x="independent", y="independent")
-    st.altair_chart(chart, width="content")
+    ccols = st.columns(min(len(ks), 4))  # one chart per frequency: on a phone the columns stack
+    for j, k in enumerate(ks):
+        df = pd.DataFrame({"a": circ[j, :, 0], "b": circ[j, :, 1], "number": np.arange(p),
+                           "who": ["x" if n == x else "y" if n == y else "other" for n in range(p)]})
+        df["order"] = (df["who"] != "other").astype(int)
+        chart = alt.Chart(df).mark_circle().encode(
+            x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
+            color=colour if j == 0 else alt.Color("who:N", scale=colour.scale, legend=None),
+            size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
+            tooltip=["number", "who"],
+        ).properties(width=150, height=150, title=f"k = {k}")
+        with ccols[j % len(ccols)]:
+            st.altair_chart(charts.natural_size(chart), width="content")
     st.caption(f"Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
                f"sin(w_k n) for this checkpoint's {words}. On a clock the numbers lie on a circle at angle w_k·n, so x and y "
                "are two rotations; the rest of the network adds the angles.")
@@ -136,11 +136,12 @@ def walk() -> None:
     st.subheader("2. Attention: whom '=' reads, and what the heads write")
     pat, ovn = _grid_attention(path, mtime, step)
     H = pat.shape[2]
-    cell = max(1, 160 // p)
+    cell = max(2, 160 // p)
     heads = st.columns(min(H, 4))
     for h in range(H):
         with heads[h % len(heads)]:
-            st.markdown(f"**Head {h}**: {pat[x, y, h, 0]:.0%} to x, {pat[x, y, h, 1]:.0%} to y, {pat[x, y, h, 2]:.0%} to '='")
+            st.markdown(f"**Head {h}** · x {pat[x, y, h, 0]:.0%} · y {pat[x, y, h, 1]:.0%} · = {pat[x, y, h, 2]:.0%}",
+                        help="This pair's attention from '=' to x, to y and to '=' itself.")
             st.image(grid_image(pat[:, :, h, 0], cell=cell, lo=0, hi=1, highlight=(x, y)), caption=f"head {h}: attention to x over (x, y)")
             st.image(grid_image(pat[:, :, h, 1], cell=cell, lo=0, hi=1, highlight=(x, y)), caption=f"head {h}: attention to y over (x, y)")
     share = c["attention"]["periodic_share_x"]
@@ -157,7 +158,7 @@ def walk() -> None:
         y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=alt.Scale(domain=[word, "other"], range=[palette.KEY if verdict.has_clock else palette.CANDIDATE, palette.OTHER]), legend=alt.Legend(orient="top", title=None)),
         row=alt.Row("head:N", title=None), tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
     ).properties(height=60, width=520)
-    st.altair_chart(ovc, width="content")
+    st.altair_chart(charts.natural_size(ovc), width="content")
     st.caption("What each head writes when it attends to number n (its OV output (W_E[n] + W_pos) W_V W_O), as Fourier norms over n: "
                "on a clock the heads pass the embedding's waves on, so the same frequencies stand out.")
 
@@ -196,10 +197,10 @@ def walk() -> None:
                                        help=f"The cluster writes A cos(wc) + B sin(wc) = R cos(wc − θ) with R = {o['R']:.3g}; "
                                             f"{o['share']:.0%} of its output over c lies along cos / sin(wc). θ − w(x+y) mod 360°.")
         vdf = pd.DataFrame([{"c": cc, "k": f"k = {o['k']}", "logit": float(o["output"][cc])} for o in outs for cc in range(p)])
-        st.altair_chart(alt.Chart(vdf).mark_line().encode(
+        st.altair_chart(charts.fit_x(alt.Chart(vdf).mark_line().encode(
             x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q", title="cluster's logit contribution"),
             color=alt.Color("k:N", legend=alt.Legend(orient="top", title=None)), tooltip=["k", "c", alt.Tooltip("logit:Q", format=".3g")],
-        ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q"),
+        ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q")),
             width="stretch")
         st.caption(f"Each cluster's output sum_n post_n W_L[n, c] at this pair, over c; the dashed line is the true answer {answer}. "
                    "Read along cos(w c) and sin(w c) it is R cos(w c − θ): a clock puts θ at w(x + y), so every cluster peaks at "
@@ -211,11 +212,11 @@ def walk() -> None:
     model_c = (d["model"] - d["model"].mean()).numpy()
     ldf = pd.DataFrame({"c": np.arange(p), "model's logits (centred)": model_c, "ideal clock (fitted a_k)": d["ideal"].numpy(),
                         "sum_k cos(w_k(x+y−c))": d["sum_cos"].numpy()}).melt("c", var_name="series", value_name="logit")
-    st.altair_chart(alt.Chart(ldf).mark_line().encode(
+    st.altair_chart(charts.fit_x(alt.Chart(ldf).mark_line().encode(
         x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
         color=alt.Color("series:N", scale=alt.Scale(range=["#000000", palette.KEY, palette.OTHER]), legend=alt.Legend(orient="top", title=None)),
         strokeDash=alt.StrokeDash("series:N", legend=None),
-    ).properties(height=240), width="stretch")
+    ).properties(height=240)), width="stretch")
     q1, q2, q3, q4 = st.columns(4)
     q1.metric("This pair: cosine", f"{d['cosine']:.3f}", help="Cosine similarity of the pair's centred logits with the fitted clock's, over c.")
     q2.metric("This pair: R²", f"{d['r2']:.3f}")
@@ -260,10 +261,10 @@ def timeline() -> None:
             rows += [{"step": s, "series": f"{name.split(' ')[0]} k={k}", "value": v} for s, v in zip(t["steps"], t[site][k])]
     df = pd.DataFrame(rows)
     df["step1"] = df["step"].clip(lower=1)
-    st.altair_chart(alt.Chart(df).mark_line(point=True).encode(
+    st.altair_chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("step1:Q", title="step (log)", scale=alt.Scale(type="log")), y=alt.Y("value:Q", title="R² (2 directions) / accuracy"),
         color=alt.Color("series:N", legend=alt.Legend(orient="right", title=None)), tooltip=["series", "step", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=300), width="stretch")
+    ).properties(height=300)), width="stretch")
     found = {site: {k: probes.first_found(t["steps"], t[site][k], 0.9) for k in t["freqs"]} for site in SITE_NAMES}
     acc90 = next((s for s, v in zip(t["steps"], t["test_acc"]) if v >= 0.9), None)
     st.caption("The weaker of the two waves' R² (2 directions) at each replay checkpoint, with the final model's key frequencies. "
@@ -280,9 +281,9 @@ left, right = st.columns(2)
 with left:
     edges = np.linspace(0, 1, ip["hist_bins"] + 1)
     hdf = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "neurons": ip["hist"]})
-    st.altair_chart(alt.Chart(hdf).mark_bar(color=palette.KEY).encode(
+    st.altair_chart(charts.fit_x(alt.Chart(hdf).mark_bar(color=palette.KEY).encode(
         x=alt.X("lo:Q", bin="binned", title="IPR (1 = one frequency)"), x2="hi:Q", y=alt.Y("neurons:Q"),
-        tooltip=[alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f"), "neurons:Q"]).properties(height=240, title="Neuron IPR"),
+        tooltip=[alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f"), "neurons:Q"]).properties(height=240, title="Neuron IPR")),
         width="stretch")
     st.caption(f"Inverse participation ratio (Doshi et al. 2023) of each neuron: sum_j (|F_j| / ||F||)^4 of the rfft over Z_p of its "
                f"input weights from x and from y (through the heads) and its output weights W_L, averaged. Median {ip['median']:.2f}, "
@@ -301,10 +302,10 @@ def pruning() -> None:
     nov = pc["test_acc_novel"][j]
     k3.metric("Leak-free test after pruning", "n/a" if nov is None or (isinstance(nov, float) and math.isnan(nov)) else f"{nov:.1%}")
     df = pd.DataFrame({"n": pc["n_pruned"], "train": pc["train_acc"], "test": pc["test_acc"]}).melt("n", var_name="series", value_name="accuracy")
-    st.altair_chart(alt.Chart(df).mark_line(point=True).encode(
+    st.altair_chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("n:Q", title="neurons pruned (least periodic first)"), y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("series:N", scale=alt.Scale(domain=["train", "test"], range=[palette.SERIES["train"], palette.SERIES["test"]]), legend=alt.Legend(orient="top", title=None)),
-    ).properties(height=200) + alt.Chart(pd.DataFrame({"n": [pc["n_pruned"][j]]})).mark_rule(strokeDash=[4, 3]).encode(x="n:Q"), width="stretch")
+    ).properties(height=200) + alt.Chart(pd.DataFrame({"n": [pc["n_pruned"][j]]})).mark_rule(strokeDash=[4, 3]).encode(x="n:Q")), width="stretch")
     st.caption("Pruning zeroes a neuron's activation (its term post_n W_L[n] leaves the logits), on the whole grid; precomputed every "
                f"{stp} neurons. Doshi et al. find that pruning the least periodic neurons of a memorising network first raises its "
                "accuracy on clean data; in a grokked model few memorising neurons are left, so pruning costs accuracy early.")

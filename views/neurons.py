@@ -25,7 +25,9 @@ cl = a.clusters
 n_neurons = cl.freq.numel()
 n_clustered = int(cl.clustered.sum())
 st.caption("**Try this:** click a bright blob of the neuron's activation map to read the identity there, then pick another "
-           "cluster: each key frequency has its own lattice.")
+           "cluster: each key frequency has its own lattice." if verdict.has_clock else
+           "**Try this:** click a cell of the neuron's activation map, then switch the sidebar to a run with weight decay at its "
+           "final step and compare the same view there.")
 note = ui.checkpoint_note(run, shared_step)
 if note:
     st.caption(note)
@@ -147,7 +149,7 @@ def one_neuron() -> None:
         st.markdown(f"**Neuron {neuron} after ReLU, over all (x, y)** <small>(dark purple {float(act.min()):.2g} … yellow "
                     f"{float(act.max()):.2g}; click a cell to pick that pair)</small>", unsafe_allow_html=True)
         cell = cell_size(p, 340)
-        grid.grid("neuron_map", grid_image(act.numpy(), cell), p, p, values=grid.compact(act.numpy()), label="activation",
+        grid.grid("neuron_map", grid_image(act.numpy(), cell, highlight=(x, y)), p, p, values=grid.compact(act.numpy()), label="activation",
                   highlight=(x, y), width=p * cell, alt=f"activation of neuron {neuron} over all pairs", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="neurons_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")

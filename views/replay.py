@@ -95,6 +95,7 @@ linked, from_url = ui.url_value("frame_step", parse_frame, None)
 if from_url and linked is not None:
     ui.set_shared_step(steps[rv.nearest_frame(steps, linked)])
     shared_step = st.session_state.get("step", linked)
+    del st.query_params["frame_step"]  # from now on ?step= says where we are
 start = rv.nearest_frame(steps, steps[-1] if shared_step is None else shared_step)
 verdict = rv.final_verdict(rp)
 jumps = rv.jump_points(ph, run.metrics, steps)
@@ -109,8 +110,8 @@ for n in options:  # every run the side-by-side section may show follows the pla
 
 # ---------------------------------------------------------------- what the final model is
 if verdict.has_clock:
-    st.caption(f"The final model has a clock: {verdict.text} The circles, the blue bars and 'key' below all use these, "
-               "the FINAL model's key frequencies, at every frame.")
+    st.caption(f"{verdict.text} The circles, the blue bars and 'key' below use these, the FINAL model's key "
+               "frequencies, at every frame; the readout above the charts says whether that frame has a clock yet.")
 else:
     st.warning(f"This run memorises: its final model has no clock. {verdict.text} The circles and counts below use the "
                "final model's strongest frequencies only to show that nothing forms.", icon=":material/info:")

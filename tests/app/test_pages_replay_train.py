@@ -54,112 +54,99 @@ def replay_page(at: AppTest, **params) -> AppTest:
     return at.run()
 
 
-def main_charts(at: AppTest) -> int:
-    """Charts of the replay itself: the side-by-side section adds 3 per shown run (this one
-    and each compared run, e.g. the shipped mod113-no-wd chosen by default)."""
-    chosen = at.multiselect(key="replay_contrast").value if at.session_state and "replay_contrast" in at.session_state else []
-    return len(at.get("vega_lite_chart")) - (3 * (1 + len(chosen)) if chosen else 0)
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
-def chart(at: AppTest, title: str) -> dict:
-    for c in at.get("vega_lite_chart"):
-        spec = json.loads(c.proto.spec)
-        if spec.get("title") == title:
-            return {"spec": spec, "data": {d.name: pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas() for d in c.proto.datasets}}
-    raise AssertionError(f"no chart titled {title!r}; have {[json.loads(c.proto.spec).get('title') for c in at.get('vega_lite_chart')]}")
+def replay_chart(at: AppTest) -> dict:
+    """The replay's one chart (every frame, one `frame` parameter): the one with the neuron maps."""
+    mains = [s for s in specs(at) if '"image"' in json.dumps(s)]
+    assert len(mains) == 1, f"{len(mains)} replay charts"
+    return mains[0]
 
 
-def marker_step(at: AppTest, title: str = "Loss") -> float:
-    c = chart(at, title)
-    rule = next(layer for layer in c["spec"]["layer"] if layer["mark"]["type"] == "rule")
-    return float(c["data"][rule["data"]["name"]]["step1"].iloc[0])
+def datasets(at: AppTest, spec: dict) -> list:
+    c = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec) == spec)
+    return [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas() for d in c.proto.datasets]
 
 
-def spectrum_values(at: AppTest) -> list[float]:
-    c = next(json.loads(x.proto.spec) for x in at.get("vega_lite_chart") if str(json.loads(x.proto.spec).get("title", "")).startswith("Embedding spectrum"))
-    title = c["title"]
-    data = chart(at, title)["data"]
-    return next(iter(data.values()))["value"].tolist()
+def player_data(at: AppTest) -> dict:
+    (el,) = at.get("bidi_component")
+    assert el.proto.component_name == "grok_replay_player"
+    return json.loads(el.proto.json)
+
+
+def frame_param(spec: dict) -> dict:
+    return next(p for p in spec["params"] if p["name"] == "frame")
 
 
 # ---------------------------------------------------------------- Replay
-def test_replay_page_renders_its_charts(app, run_root):
+def test_replay_page_is_one_chart_and_a_player(app, run_root):
     at = replay_page(app())
     assert not at.exception, [e.value for e in at.exception]
     steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps
-    slider = at.select_slider(key="w_frame_step")
-    assert list(slider.options) == [f"{s:,}" for s in steps]
-    assert slider.value == steps[-1]  # the sidebar's final step by default
-    titles = {json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")}
-    for t in ("Loss", "Neurons per frequency", "Restricted and excluded loss", "Sparsity in the Fourier basis", "Weight norm"):
-        assert t in titles
-    assert main_charts(at) == 7  # + spectrum and number circle
-    assert len(at.get("image")) == 3  # the stored neurons' activation maps
-    assert marker_step(at) == steps[-1]
-    assert at.query_params["frame_step"] == str(steps[-1])
+    spec = replay_chart(at)
+    assert frame_param(spec)["bind"]["max"] == len(steps) - 1 and frame_param(spec)["value"] == 0
+    data = player_data(at)
+    assert data["steps"] == steps and data["target"] == ".st-key-replay_chart"
+    assert data["start"] == len(steps) - 1  # the shared step: the final one by default
+    assert data["fps"] == [5, 10, 20]
+    assert [j["label"] for j in data["jumps"]] == ["memorisation ends", "circuit forms", "grokking", "converged"]
+    maps = next(d for d in datasets(at, spec) if "url" in d.columns)
+    assert len(maps) == 3 * len(steps)  # every frame's neuron maps travel once, as PNG data URLs
+    assert maps["url"].str.startswith("data:image/png;base64,").all()
+    assert not at.get("image")  # no server-drawn per-frame images any more
 
 
-def test_moving_the_slider_moves_the_marker_and_changes_the_data(app, run_root):
-    at = replay_page(app())
+def test_the_replay_opens_at_the_shared_step(app, run_root):
     steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps
-    before = spectrum_values(at)
-    at.select_slider(key="w_frame_step").set_value(steps[3]).run()
+    at = replay_page(app(), step=str(steps[5]))
     assert not at.exception
-    assert marker_step(at) == max(steps[3], 1)
-    assert marker_step(at, "Weight norm") == max(steps[3], 1)
-    assert spectrum_values(at) != before
-    assert at.query_params["frame_step"] == str(steps[3])
-    assert at.metric[0].value == f"{steps[3]:,}"
+    assert player_data(at)["start"] == 5
+    first = json.dumps(replay_chart(at), sort_keys=True)
+    at.run()  # a rerun (the player's report reruns only its fragment; a full one must not change the spec)
+    assert json.dumps(replay_chart(at), sort_keys=True) == first
+    assert player_data(at)["start"] == 5
 
 
 def test_frame_step_from_the_link_snaps_to_the_nearest_frame(app, run_root):
     steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps  # 0, 10, ..., 200, 250, 300
     at = replay_page(app(), frame_step="236")
-    assert not at.exception and not at.warning
-    assert at.select_slider(key="w_frame_step").value == 250 and 250 in steps
+    assert not at.exception and not any("frame_step" in w.value for w in at.warning)
+    assert 250 in steps and player_data(at)["start"] == steps.index(250)
+    assert at.session_state["step"] == 250 and at.query_params["step"] == "250"  # it became the shared step
+    assert "frame_step" not in at.query_params
 
 
 def test_bad_frame_step_warns_and_falls_back(app, run_root):
+    steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps
     at = replay_page(app(), frame_step="banana")
     assert not at.exception
     assert any("frame_step=banana" in w.value for w in at.warning)
-    assert at.select_slider(key="w_frame_step").value == 300
+    assert player_data(at)["start"] == len(steps) - 1
     at = replay_page(app(), frame_step="99999")
     assert any("must be between 0 and 300" in w.value for w in at.warning)
 
 
-def test_play_advances_one_frame_per_tick_and_stops_at_the_end(app, run_root):
-    steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps
-    at = replay_page(app(), frame_step=str(steps[-3]))
-    at.toggle(key="replay_play").set_value(True).run()  # pressing Play shows the current frame...
-    assert at.select_slider(key="w_frame_step").value == steps[-3]
-    at.run()  # ... and each tick (a fragment rerun in the browser) advances one frame
-    assert at.select_slider(key="w_frame_step").value == steps[-2]
-    at.run()
-    assert at.select_slider(key="w_frame_step").value == steps[-1]
-    assert at.toggle(key="replay_play").value is True
-    at.run()  # past the end without Loop: playback stops
-    assert at.toggle(key="replay_play").value is False
-    assert at.select_slider(key="w_frame_step").value == steps[-1]
-    at.run()
-    assert at.select_slider(key="w_frame_step").value == steps[-1]
-    at.toggle(key="replay_play").set_value(True).run()  # Play on the last frame starts over
-    assert at.select_slider(key="w_frame_step").value == steps[0]
-    at.run()
-    assert at.select_slider(key="w_frame_step").value == steps[1]
+SHIPPED = sorted(d.name for d in (ROOT / "pretrained").iterdir() if (d / ckpt.REPLAY_FILE).exists()) if (ROOT / "pretrained").is_dir() else []
 
 
-def test_loop_wraps_to_the_first_frame(app, run_root):
-    steps = replay_mod.load(run_root / "r23" / ckpt.REPLAY_FILE).steps
-    at = replay_page(app(), frame_step=str(steps[-1]))
-    at.checkbox(key="replay_loop").check().run()
-    at.toggle(key="replay_play").set_value(True).run()
-    assert at.select_slider(key="w_frame_step").value == steps[0]  # rewound on Play
-    at.select_slider(key="w_frame_step").set_value(steps[-1]).run()  # a drag is not a tick
-    assert at.select_slider(key="w_frame_step").value == steps[-1]
-    at.run()
-    assert at.select_slider(key="w_frame_step").value == steps[0]
-    assert at.toggle(key="replay_play").value is True
+@pytest.mark.parametrize("name", SHIPPED + ["small"])
+def test_every_run_renders_its_replay(app, run_root, name):
+    at = replay_page(app(f"{run_root.name}/r23" if name == "small" else name))
+    assert not at.exception, [e.value for e in at.exception]
+    rp = replay_mod.load((run_root / "r23" if name == "small" else ROOT / "pretrained" / name) / ckpt.REPLAY_FILE)
+    spec = replay_chart(at)
+    assert frame_param(spec)["bind"]["max"] == len(rp.steps) - 1
+    text = json.dumps({k: v for k, v in spec.items() if k != "datasets"})
+    from grok import replay_views as rv
+
+    if rv.final_verdict(rp).has_clock:
+        assert "key frequency" in text and not any("memorises" in w.value for w in at.warning)
+    else:  # e.g. the shipped mod113-no-wd: nothing is called key, and the page says it memorises
+        assert "key frequency" not in text
+        assert any("This run memorises" in w.value for w in at.warning)
+    assert len(player_data(at)["steps"]) == len(rp.steps)
 
 
 def test_a_run_without_replay_offers_to_build_it(app, run_root):
@@ -174,7 +161,9 @@ def test_a_run_without_replay_offers_to_build_it(app, run_root):
         button.click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert (run_root / "p7-norep" / ckpt.REPLAY_FILE).exists()
-        assert main_charts(at) == 7 and len(at.get("image")) == 3
+        steps = replay_mod.load(run_root / "p7-norep" / ckpt.REPLAY_FILE).steps
+        assert frame_param(replay_chart(at))["bind"]["max"] == len(steps) - 1
+        assert player_data(at)["steps"] == steps
     finally:
         shutil.rmtree(run_root / "p7-norep", ignore_errors=True)
 
@@ -189,23 +178,27 @@ def test_train_page_renders_its_form_and_limits(app):
     at = train_page(app())
     assert not at.exception
     assert {"train_p", "train_wd", "train_lr", "train_seed", "train_steps", "train_eval", "train_gf_alpha", "train_gf_lambda"} <= {n.key for n in at.number_input}
-    assert at.number_input(key="train_p").value == 23
+    # the form starts at the "Watch it grok" preset, which the page opens with
+    assert at.button(key="train_watch").proto.label == "Watch it grok"
+    assert at.number_input(key="train_p").value == 59
     assert at.slider(key="train_frac").value == 0.5
+    assert at.number_input(key="train_lr").value == 3e-3 and at.number_input(key="train_wd").value == 1.0
     assert "at most 20,000 steps and 600 s" in at.info[0].value and "p ≤ 113" in at.info[0].value
+    assert any("Measured on this project's 2-core machine over seeds 0, 1 and 2" in m.value for m in at.markdown)
 
 
 def test_demo_mode_lowers_the_limits(app, monkeypatch):
     monkeypatch.setenv("GROK_DEMO", "1")
     at = train_page(app())
     assert "at most 3,000 steps and 120 s" in at.info[0].value and "p ≤ 59" in at.info[0].value
-    assert at.number_input(key="train_steps").value == 2000
+    assert at.number_input(key="train_steps").value == 3000 and at.number_input(key="train_p").value == 59
     assert at.number_input(key="train_p").proto.max == 59 and at.number_input(key="train_steps").proto.max == 3000
 
 
 def test_even_p_is_refused(app, run_root):
     at = train_page(app())
     at.number_input(key="train_p").set_value(22)
-    at.button[0].click().run()
+    at.button(key="train_start").click().run()
     assert any("p must be odd" in e.value for e in at.error)
     assert "train_job" not in at.session_state
 
@@ -216,7 +209,7 @@ def test_training_through_the_form_makes_a_run_listed_in_the_sidebar(app, run_ro
     at.number_input(key="train_p").set_value(5)
     at.number_input(key="train_steps").set_value(50)
     at.number_input(key="train_eval").set_value(10)
-    at.button[0].click().run()
+    at.button(key="train_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["train_job"]
     try:
@@ -230,7 +223,8 @@ def test_training_through_the_form_makes_a_run_listed_in_the_sidebar(app, run_ro
         assert new == {job.out.name} and job.out.name.startswith("p5-f0.5-wd3-lr0.003-s0-")
         assert [r["step"] for r in ckpt.read_metrics(job.out)] == [0, 10, 20, 30, 40, 50]
         assert any("Finished 50 steps" in s.value for s in at.success)
-        assert len(at.get("vega_lite_chart")) == 2  # live loss and accuracy
+        assert len(at.get("vega_lite_chart")) == 5  # accuracy, loss, spectrum, number circle, neurons per frequency
+        assert (job.out / ckpt.REPLAY_FILE).exists() and not job.replay_error  # built when the run ended
         name = f"{run_root.name}/{job.out.name}"
         # A fresh visit lists the run in the sidebar picker (AppTest keeps sidebar widgets only
         # on a session's first run).
@@ -250,7 +244,7 @@ def test_stop_button_leaves_a_readable_partial_run(app, run_root):
     at.number_input(key="train_p").set_value(5)
     at.number_input(key="train_steps").set_value(20000)
     at.number_input(key="train_eval").set_value(10)
-    at.button[0].click().run()
+    at.button(key="train_start").click().run()
     job = at.session_state["train_job"]
     try:
         t = time.monotonic()
@@ -258,7 +252,7 @@ def test_stop_button_leaves_a_readable_partial_run(app, run_root):
             time.sleep(0.05)
         at.run()
         assert job.is_alive() and at.button(key="train_stop")
-        assert at.button[0].disabled  # one training per session: Start is locked while it runs
+        assert at.button(key="train_start").disabled and at.button(key="train_watch").disabled  # one training per session: Start is locked while it runs
         at.button(key="train_stop").click().run()
         assert job.join(WAIT)
         at.run()
@@ -268,8 +262,50 @@ def test_stop_button_leaves_a_readable_partial_run(app, run_root):
         run = open_run(job.out)
         assert run.metrics[-1]["step"] == run.final_step < 20000
         assert json.loads(ckpt.read_tensors(job.out / ckpt.MODEL_FILE)[1]["completed"]) is False
-        assert not at.button[0].disabled
+        assert not at.button(key="train_start").disabled
     finally:
         job.stop()
         job.join(WAIT)
         shutil.rmtree(job.out, ignore_errors=True)
+
+
+def test_watch_it_grok_runs_end_to_end_with_live_panels_and_its_replay(app, run_root, monkeypatch):
+    """The page's headline button with a small p (the limits cap the preset's p = 59 to 23):
+    live panels while it trains, drawn from the newest snapshot, and the replay built at the end."""
+    monkeypatch.setenv("GROK_MAX_P", "23")
+    monkeypatch.setenv("GROK_MAX_STEPS", "150")
+    at = train_page(app())
+    assert not any("Measured on this project" in m.value for m in at.markdown)  # a p = 23 run: no claim for it
+    at.button(key="train_watch").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["train_job"]
+    try:
+        c = job.config
+        assert (c.model.p, c.frac_train, c.lr, c.wd, c.steps, c.eval_every) == (23, 0.5, 3e-3, 1.0, 150, 25)
+        seen_live = False
+        t = time.monotonic()
+        while job.is_alive() and time.monotonic() - t < WAIT:
+            time.sleep(0.2)
+            at.run()
+            if job.is_alive() and job.phase == "training" and len(at.get("vega_lite_chart")) == 5:
+                seen_live = True  # the replay panels exist while it still trains
+                titles = {json.loads(x.proto.spec).get("title") for x in at.get("vega_lite_chart")}
+                assert {"Accuracy", "Loss", "Embedding spectrum", "Neurons per frequency"} <= {t if isinstance(t, str) else t.get("text") for t in titles if t}
+        at.run()
+        assert job.status == jobs.DONE, job.error
+        assert any("Finished 150 steps" in s.value for s in at.success)
+        assert (job.out / ckpt.REPLAY_FILE).exists()
+        r = replay_mod.load(job.out / ckpt.REPLAY_FILE)
+        assert r.steps[-1] == 150
+        # the last frame the page drew is the final snapshot's
+        fr = at.session_state["_train_live"][2]
+        assert fr.step == 150 and sum(v for v in fr.counts.values()) == fr.neurons == 512
+        assert any("At step 150" in m.value for m in at.markdown)
+        assert seen_live or job.rows[-1]["step"] == 150  # on a very fast machine it may end between two refreshes
+        # the Replay page shows it straight away, without its build button
+        rp = replay_page(app(f"{run_root.name}/{job.out.name}"))
+        assert not rp.exception and main_charts(rp) == 7
+        assert not [b for b in rp.button if b.key == "replay_build"]
+    finally:
+        job.stop()
+        job.join(WAIT)

@@ -1,0 +1,36 @@
+"""The Circuit page in headless Chromium: no exception box, its charts and grid images drawn,
+a pair change answered, and screenshots at 1440 px and 390 px (circuit.png, circuit-phone.png
+under tests/artifacts/screenshots, or docs/screenshots with GROK_SCREENSHOTS=docs/screenshots)."""
+from __future__ import annotations
+
+from tools import appdriver as drv
+
+MAX_PNG = 400_000
+SPEC = drv.PageSpec("circuit", "/circuit", "Circuit", "Circuit", 6)  # the attention maps are grid images
+
+
+def test_circuit_page(app, browser, target, screenshots_dir):
+    for name, (w, h) in {"circuit": (1440, 1800), "circuit-phone": (390, 1600)}.items():
+        page = drv.new_page(browser, w, h)
+        try:
+            drv.goto_page(page, app.url, SPEC, timeout_ms=240_000, run=target.run)
+            assert not drv.exceptions(page), drv.exceptions(page)
+            charts = page.locator(drv.DRAWN_CHART)
+            assert charts.count() >= 6
+            if name == "circuit":  # one person-like interaction: change x, the walk follows
+                box = drv.number_inputs(page).first
+                box.fill("5")
+                box.press("Enter")
+                page.wait_for_timeout(500)
+                drv.wait_idle(page)
+                assert not drv.exceptions(page)
+                assert "5 + " in page.inner_text("[data-testid='stMain']")
+            page.wait_for_timeout(500)
+            out = screenshots_dir / f"{name}.png"
+            page.screenshot(path=str(out), type="png")
+            if out.stat().st_size > MAX_PNG:  # the attention maps are colourful: 256 colours keep it small
+                from PIL import Image
+
+                Image.open(out).convert("RGB").quantize(256).save(out, optimize=True)
+        finally:
+            page.context.close()
