@@ -19,6 +19,7 @@ import dataclasses
 import gc
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -195,6 +196,9 @@ def warm_up() -> None:
         return
 
     def work() -> None:
+        # A short pause first: the first visitor's browser is still drawing Home's charts, and
+        # torch's import (~1 s of CPU) would compete with it on a 2-core host.
+        time.sleep(float(os.environ.get("GROK_WARM_DELAY", "1.0")))
         try:
             run = open_run(path)
             final = run.weight_steps()[-1]

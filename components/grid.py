@@ -58,7 +58,8 @@ export default function(component) {
     if (!rc) { tip.style.display = 'none'; return; }
     const v = data.values ? data.values[rc[0] * C + rc[1]] : null;
     const shown = (data.names && v !== null) ? data.names[v] : v;
-    const where = data.row ? `${data.row} = ${rc[0]}, ${data.col} = ${rc[1]}: ` : '';
+    const rn = data.rowNames ? data.rowNames[rc[0]] : rc[0], cn = data.colNames ? data.colNames[rc[1]] : rc[1];
+    const where = data.row ? `${data.row} = ${rn}, ${data.col} = ${cn}: ` : '';
     tip.textContent = where + (shown === null || shown === undefined ? '' : `${data.label ? data.label + ' ' : ''}${shown}`);
     const b = root.getBoundingClientRect();
     const x = ev.clientX - b.left, y = ev.clientY - b.top;
@@ -103,9 +104,11 @@ def compact(values: np.ndarray, digits: int = 3) -> list:
 
 def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | None = None, names: Sequence[str] | None = None,
          label: str = "", highlight: tuple[int, int] | None = None, width: int = 460, row: str | None = "x", col: str | None = "y",
-         alt: str = "", on_click: Callable[[int, int], None] | None = None) -> None:
+         alt: str = "", on_click: Callable[[int, int], None] | None = None,
+         row_names: Sequence[str] | None = None, col_names: Sequence[str] | None = None) -> None:
     """Draw `rgb` ([rows*cell, cols*cell, 3] uint8) as a grid of rows x cols cells; `values`
-    (flat, row-major) feed the hover tooltip, or index `names` for a categorical grid; a click
+    (flat, row-major) feed the hover tooltip, or index `names` for a categorical grid; row_names /
+    col_names replace the indices in the tooltip (basis functions, say); a click
     calls on_click(row, col) before the next run (a callback, so widgets drawn afterwards see it)."""
     def clicked() -> None:
         rc = st.session_state[key].click
@@ -114,7 +117,8 @@ def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | 
 
     data = {"src": png_data_url(rgb), "rows": int(rows), "cols": int(cols), "width": int(width), "row": row, "col": col,
             "values": list(values) if values is not None else None, "names": list(names) if names is not None else None,
-            "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt}
+            "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt,
+            "rowNames": list(row_names) if row_names is not None else None, "colNames": list(col_names) if col_names is not None else None}
     _grid(key=key, data=data, on_click_change=clicked, width="stretch")
 
 

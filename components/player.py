@@ -70,7 +70,7 @@ export default function (component) {
   if (!root || !data) return;
   let S = root.__grok;
   if (!S) {
-    S = root.__grok = { frame: 0, playing: false, fps: data.fps_default, loop: false, input: null, rafId: 0, last: 0,
+    S = root.__grok = { idleMs: IDLE_MS, frame: 0, playing: false, fps: data.fps_default, loop: false, input: null, rafId: 0, last: 0,
       idleTimer: 0, reported: null, lastStart: null, frames: 0, ticks: [] };
     S.root = root;
     wire(root, S);
@@ -159,7 +159,7 @@ function scheduleReport(S) {
   S.idleTimer = setTimeout(() => {
     const st = S.data.steps[S.frame];
     if (!S.playing && st !== S.reported) { S.reported = st; S.reportedFrame = S.frame; S.setTriggerValue('step', st); }
-  }, IDLE_MS);
+  }, S.idleMs);
 }
 
 function tick(S, now) {

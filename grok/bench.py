@@ -163,6 +163,28 @@ def ablation_timings(model: Transformer, ds: Dataset, ks: list[int], repeats: in
     return {s: timed(lambda s=s: fn(model, ds, s, ks, "remove"), repeats, warmup)[0] for s in sites}
 
 
+CIRCUIT_BUDGET_MS = 250.0
+
+
+def circuit_timings(model: Transformer, ds: Dataset, repeats: int, warmup: int) -> tuple[float, dict[str, float]]:
+    """(ms of grok.circuit.measures_of on one checkpoint, given its grid activations as the app
+    has them cached; ms of each part): the Circuit page's and the CLI's new full-grid measures."""
+    from . import circuit, ipr, leakfree, pizza, probes
+
+    acts = measures.grid_activations(model)
+    ks = sorted(measures.key_frequencies(acts.logits))
+    W_L = measures.W_L(model)
+    parts = {
+        "leak-free": lambda: leakfree.novel_accuracy(acts.logits, ds),
+        "probes": lambda: probes.probe_table(model, ks, acts=acts),
+        "ipr+pruning": lambda: ipr.pruning_curve(acts, W_L, ds, ipr.neuron_ipr(model, acts.pattern)),
+        "clock/pizza": lambda: (pizza.gradient_symmetricity(model), pizza.distance_irrelevance(acts.logits)),
+        "clock fit": lambda: circuit.clock_fit(acts.logits, ks),
+    }
+    total, _ = timed(lambda: circuit.measures_of(model, ds, acts, ks), repeats, warmup)
+    return total, {n: timed(f, repeats, warmup)[0] for n, f in parts.items()}
+
+
 # ---------------------------------------------------------------- CLI
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m grok.bench", description="Time the fast training step against the plain full-sequence one, the analysis and the evaluation.")
@@ -264,6 +286,11 @@ def main(argv=None) -> int:
         per_site = ", ".join(f"{s} {v:.0f} ms" for s, v in abl.items())
         print(f"ablation: {ablation_ms:.0f} ms for the slowest site, removing k={ks} ({per_site})")
 
+    # the circuit measures (grok.circuit.measures_of: probes, IPR + pruning, clock/pizza, ideal clock, leak-free)
+    circuit_ms, circuit_parts = circuit_timings(model, ds, n_rep, n_warm)
+    print(f"circuit measures: {circuit_ms:.0f} ms per checkpoint from its grid activations (budget {CIRCUIT_BUDGET_MS:.0f} ms: "
+          f"{'ok' if circuit_ms <= CIRCUIT_BUDGET_MS else 'over'}; " + ", ".join(f"{n} {v:.0f} ms" for n, v in circuit_parts.items()) + ")")
+
     # evaluation overhead at eval_every=100
     eval_ms, _ = timed(lambda: evaluate(model, ds), n_rep, n_warm)
     overhead = eval_ms / (100 * t["fast"]) * 100
@@ -275,7 +302,7 @@ def main(argv=None) -> int:
             "plain_ms": t["plain"], "fast_ms": t["fast"], "ratio": ratio, "eager_ms": t["eager"], "compiled_ms": t.get("compiled"),
             "compile_s": compile_s, "compile_again_s": compile_again_s, "max_logit_diff": diff, "logits_ok": ok,
             "analysis_ms": analysis_ms, "ablation_ms": ablation_ms, "ablation_site_ms": abl,
-            "eval_ms": eval_ms, "eval_overhead_pct": overhead,
+            "eval_ms": eval_ms, "eval_overhead_pct": overhead, "circuit_ms": circuit_ms, "circuit_part_ms": circuit_parts,
             "p": cfg.model.p, "batch": int(tokens.shape[0]), "threads": torch.get_num_threads(),
             "quick": a.quick, "rounds": rounds, "repeats": repeats, "source": source,
         }))

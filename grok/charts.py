@@ -60,11 +60,11 @@ def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, mark
     cscale = alt.Scale(domain=names, range=[palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)]) if known else alt.Undefined
     enc = dict(
         x=alt.X("step1:Q", title="step (log)" if log_x else "step", scale=xscale, axis=alt.Axis(format="~s", tickCount=5)), y=y,
-        color=alt.Color(f"{color_field}:N", title=None, scale=cscale, legend=alt.Legend(orient="top", labelLimit=0)),
+        color=alt.Color(f"{color_field}:N", title=None, scale=cscale, legend=alt.Legend(orient="top", labelLimit=0, columns=2 if dash_field else 4)),
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{color_field}:N"), alt.Tooltip("value:Q", format=".3g")],
     )
     if dash_field:
-        enc["strokeDash"] = alt.StrokeDash(f"{dash_field}:N", title=None, legend=alt.Legend(orient="top", labelLimit=0))
+        enc["strokeDash"] = alt.StrokeDash(f"{dash_field}:N", title=None, legend=alt.Legend(orient="top", labelLimit=0, columns=1))
     if log_y:
         df = df[df["value"] > 0]
     layers = []

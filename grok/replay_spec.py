@@ -103,15 +103,18 @@ def _frames(replay: Replay) -> pd.DataFrame:
     return frames
 
 
-def _header(frames: pd.DataFrame, F: int, width: int, prefix: str = "") -> alt.Chart:
-    """The frame in words: step, frame, accuracies and the per-frame clock readout."""
-    line = (f"{json.dumps(prefix)} + 'Step ' + format(datum.step, ',') + '  (frame ' + (datum.frame + 1) + ' of {F}):  test accuracy ' + "
-            "format(datum.test_acc, '.1%') + ',  train accuracy ' + format(datum.train_acc, '.1%') + ':  ' + datum.clock_text + "
-            "'  (the final model\\'s frequencies explain ' + format(datum.logit_var_explained, '.0%') + ' of the logit variance)'")
+def _header(frames: pd.DataFrame, F: int, width: int, narrow: bool = False) -> alt.Chart:
+    """The frame in words: step, frame, accuracies and the per-frame clock readout (on three
+    lines when `narrow`)."""
+    br = "|" if narrow else "  "
+    line = (f"'Step ' + format(datum.step, ',') + '  (frame ' + (datum.frame + 1) + ' of {F}):{br}test accuracy ' + "
+            f"format(datum.test_acc, '.1%') + ',  train accuracy ' + format(datum.train_acc, '.1%') + ':{br}' + datum.clock_text + "
+            + ("' (' + format(datum.logit_var_explained, '.0%') + ' of the logit variance)'" if narrow else
+               "'  (the final model\\'s frequencies explain ' + format(datum.logit_var_explained, '.0%') + ' of the logit variance)'"))
     return alt.Chart(frames).transform_filter(f"datum.frame == {FRAME}").transform_calculate(line=line).mark_text(
-        align="left", baseline="middle", fontSize=14 if not prefix else 12, fontWeight="bold", limit=width).encode(
-        x=alt.value(0), y=alt.value(10), text="line:N",
-    ).properties(width=width, height=20)
+        align="left", baseline="top", fontSize=14, fontWeight="bold", limit=width, lineBreak="|", lineHeight=18).encode(
+        x=alt.value(0), y=alt.value(2), text="line:N",
+    ).properties(width=width, height=56 if narrow else 20)
 
 
 def _loss_acc(replay: Replay, rows: Sequence[Mapping]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,16 +155,17 @@ def _circles(replay: Replay, key: Sequence[int], side: int = 84):
                       title=_step_title("Number circle" if key else "Numbers"))
 
 
-def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), maps: pd.DataFrame | None = None) -> alt.VConcatChart:
+def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), maps: pd.DataFrame | None = None,
+          columns: int = 3) -> alt.VConcatChart:
     """The Replay page's one chart. `rows`: the run's metrics rows (denser loss curves; the
     replay's own metrics when empty); `maps`: rv.maps_long(replay) (pass a cached one: the
-    PNG encoding is the slow part)."""
+    PNG encoding is the slow part); `columns`: panels per row (3 on a desktop, 1 on a phone)."""
     F = len(replay.steps)
     last = int(replay.steps[-1])
     key = rv.final_verdict(replay).key_freqs  # () when the final model has no clock: nothing is called "key"
     frames = _frames(replay)
     frame, fstep = _params(replay)
-    header = _header(frames, F, 3 * W + 300)
+    header = _header(frames, F, 3 * W + 300 if columns >= 3 else W + 60, narrow=columns < 3)
 
     loss_df, acc_df = _loss_acc(replay, rows)
     loss = _curves(loss_df, frames, phases, last, "Loss", "loss (log)", True, palette.SERIES)
@@ -195,11 +199,8 @@ def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), m
         tooltip=["bucket:N", "neurons:Q"],
     ).properties(width=W, height=H, title=_step_title("Neurons per frequency"))
 
-    rows_ = [
-        alt.hconcat(loss, acc, _spectrum(replay, key), spacing=28),
-        alt.hconcat(_circles(replay, key), neurons, counts, spacing=28),
-        alt.hconcat(progress, gini, norm, spacing=28),
-    ]
+    panels = [loss, acc, _spectrum(replay, key), _circles(replay, key), neurons, counts, progress, gini, norm]
+    rows_ = [alt.hconcat(*panels[i:i + columns], spacing=28) if columns > 1 else panels[i] for i in range(0, len(panels), columns)]
     return _top([header, *rows_], frame, fstep)
 
 

@@ -48,9 +48,13 @@ def evaluate(model: Transformer, ds: Dataset) -> dict:
     """Loss and accuracy on train / test / all pairs and the progress measures, from one
     full-grid forward; plus the float32 softmax-collapse fraction of the training pairs and
     the per-matrix weight norms (grok/stablemax.py, grok/norms.py)."""
+    from .leakfree import novel_accuracy  # accuracy on test pairs whose swap is untrained too
+
     acts = measures.grid_activations(model)
+    novel = novel_accuracy(acts.logits, ds)["test_acc_novel"]
     return {
         **measures.loss_acc(acts.logits, ds),
+        "test_acc_novel": None if novel != novel else novel,  # None (JSON null) when no test pair is leak-free
         "weight_norm": measures.weight_norm(model),
         "softmax_collapse": stablemax.collapse_fraction(acts.logits[ds.train_mask], ds.labels[ds.train_mask]),
         **norms.matrix_norms(model),

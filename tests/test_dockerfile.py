@@ -163,6 +163,14 @@ def test_streamlit_config_for_a_public_demo():
     assert isinstance(server["maxMessageSize"], int) and 0 < server["maxMessageSize"] < 200
     assert cfg["client"]["toolbarMode"] == "viewer"
     assert cfg["theme"] and {"base", "primaryColor"} & set(cfg["theme"])
+    assert server["fileWatcherType"] == "none"  # no watcher threads per session in a deployed app (DESIGN.md, Speed)
+
+
+def test_theme_colour_is_the_palette_accent():
+    from grok import palette
+
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert cfg["theme"]["primaryColor"].lower() == palette.ACCENT.lower()
 
 
 # ---------------------------------------------------------------- the image's commands, in a venv

@@ -35,3 +35,16 @@ def test_swap_index_is_an_involution():
     s = leakfree.swap_index(11)
     assert torch.equal(s[s], torch.arange(121))
     assert s[2 * 11 + 5].item() == 5 * 11 + 2
+
+
+def test_trainer_logs_it():
+    from grok.config import ModelConfig
+    from grok.model import Transformer
+    from grok.train import evaluate
+
+    ds = make_dataset(23, 0.5, 0)
+    model = Transformer(ModelConfig(p=23, d_model=32, n_heads=2, d_head=16, d_mlp=64), seed=0)
+    row = evaluate(model, ds)
+    from grok import measures
+
+    assert row["test_acc_novel"] == leakfree.novel_accuracy(measures.grid_activations(model).logits, ds)["test_acc_novel"]

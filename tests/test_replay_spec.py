@@ -151,3 +151,13 @@ def test_real_replay_payload_is_small():
     p = replay_spec.payload(replay_spec.build(rp, (), run.metrics))
     assert p["total"] < 2.5e6, p
     assert torch.is_tensor(rp.maps)
+
+
+def test_phone_layout_is_one_panel_per_row_with_the_same_data():
+    r = fake_replay()
+    wide = spec_of(replay_spec.build(r, PHASES))
+    phone = spec_of(replay_spec.build(r, PHASES, columns=1))
+    assert len(wide["vconcat"]) == 1 + 3 and all("hconcat" in v for v in wide["vconcat"][1:])
+    assert len(phone["vconcat"]) == 1 + 9 and not any("hconcat" in v for v in phone["vconcat"])
+    assert sorted(map(json.dumps, wide["datasets"].values())) == sorted(map(json.dumps, phone["datasets"].values()))
+    assert phone["params"] == wide["params"]

@@ -63,8 +63,9 @@ APP_PAGES = (
     PageSpec("home", "/", "Home", "grok-explorer", 2),
     PageSpec("ask", "/ask", "Ask the model", "Ask the model", 2),
     PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 4),  # maps are grid images
+    PageSpec("circuit", "/circuit", "Circuit", "Circuit", 1),
     PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 1),  # the outcome grid is an image
-    PageSpec("replay", "/replay", "Replay", "Replay", 6),
+    PageSpec("replay", "/replay", "Replay", "Replay", 1),  # one Vega chart holds every frame and panel
     PageSpec("train", "/train", "Train your own", "Train your own", 0),
 )
 READY_NAV = "Ask the model"  # a titled link: the file-name links of a fresh server never say this
@@ -400,12 +401,14 @@ def replay_marker(page) -> str | None:
 
 
 def replay_slider(page):
-    return page.locator(f"{MAIN} [data-testid='stSlider'] input[aria-label='Training step']").first
+    """The Replay player's frame slider (components/player.py; the replay runs in the browser)."""
+    return page.locator(f"{MAIN} .grok-player input.gp-slider").first
 
 
 def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
-    """On /replay: one keyboard step of the step scrubber (left from the last frame, else right).
-    Answered when the loss chart's step marker has moved and the script is idle."""
+    """On /replay: one keyboard step of the player (left from the last frame, else right).
+    Answered when the loss chart's step marker has moved (no server round trip is involved;
+    tools/replay_timing.py times the repaint itself)."""
     s = replay_slider(page)
     key = "ArrowLeft" if s.get_attribute("value") == s.get_attribute("max") else "ArrowRight"
     before = replay_marker(page)
@@ -498,14 +501,16 @@ def step_slider(page):
     return page.locator(STEP_SLIDER).first
 
 
-def shared_step_text(page) -> str:
+def shared_step_text(page, timeout_ms: int = TIMEOUT_MS) -> str:
     """The shared step as the sidebar shows it: the slider's value text, or on the Replay page
     the "Step N — set by the replay player" line; digits only ("23000")."""
     s = step_slider(page)
+    text = page.locator("[data-testid='stSidebar'] [data-testid='stMarkdownContainer']", has_text="set by the replay player").first
+    s.or_(text).first.wait_for(timeout=timeout_ms)  # the sidebar may still be drawing
     if s.count():
         txt = s.get_attribute("aria-valuetext") or ""
     else:
-        txt = page.locator("[data-testid='stSidebar'] [data-testid='stMarkdownContainer']", has_text="set by the replay player").first.inner_text()
+        txt = text.inner_text()
     digits = "".join(ch for ch in txt.split("—")[0] if ch.isdigit())
     return digits
 

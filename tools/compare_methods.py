@@ -96,8 +96,9 @@ def summarise(runs: Path) -> list[dict]:
                 continue
             met = ckpt.read_metrics(d)
             g = next((r for r in met if r["test_acc"] >= 1.0), None)
+            g99 = next((r for r in met if r["test_acc"] >= 0.99), None)
             cpu = json.loads((d / "cpu.json").read_text())["cpu_s"] if (d / "cpu.json").exists() else None
-            rows.append({"seed": d.name.rsplit("-s", 1)[1], "grok_step": g["step"] if g else None, "wall": g["wall_time"] if g else None,
+            rows.append({"seed": d.name.rsplit("-s", 1)[1], "grok_step": g["step"] if g else None, "step99": g99["step"] if g99 else None, "wall": g["wall_time"] if g else None,
                          "cpu": cpu if g else None, "lr": ckpt.load_config(d).lr, "frac": ckpt.load_config(d).frac_train,
                          "last_step": met[-1]["step"], "last_wall": met[-1]["wall_time"], "last_test_acc": met[-1]["test_acc"],
                          "p": ckpt.load_config(d).model.p, "disp": displacement(d),
@@ -118,8 +119,8 @@ def _median(v):
 def table(runs: Path) -> str:
     res = summarise(runs)
     base = _median([r["disp"] for r in res[0]["runs"]]) if res and res[0]["runs"] else None
-    lines = ["| method | flags | seeds grokked | steps to 100 % test (median; per seed) | wall s to 100 % (median) | CPU s of the run (median) | effective lr vs baseline (steps 10-200) | max float32 collapse (train) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | flags | seeds grokked | steps to 99 % test (median) | steps to 100 % test (median; per seed) | wall s to 100 % (median) | CPU s of the run (median) | effective lr vs baseline (steps 10-200) | max float32 collapse (train) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for m in res:
         rs = m["runs"]
         if not rs:
@@ -129,7 +130,9 @@ def table(runs: Path) -> str:
         med = _median([r["grok_step"] for r in ok]) if len(ok) * 2 > len(rs) else None
         medw = _median([r["wall"] for r in ok]) if len(ok) * 2 > len(rs) else None
         disp = _median([r["disp"] for r in rs])
-        lines.append(f"| {m['method']} | `{m['flags'] or '(defaults)'}` | {len(ok)}/{len(rs)} | "
+        s99 = [r["step99"] for r in rs]
+        m99 = _median(s99) if sum(x is not None for x in s99) * 2 > len(rs) else None
+        lines.append(f"| {m['method']} | `{m['flags'] or '(defaults)'}` | {len(ok)}/{len(rs)} | {f'{m99:,.0f}' if m99 is not None else '-'} | "
                      f"{f'{med:,.0f}' if med is not None else 'no median (most seeds did not grok)'} ({per}) | "
                      f"{f'{medw:.0f}' if medw is not None else '-'} | {_fmt(_median([r['cpu'] for r in ok]) if med is not None else None)} | "
                      f"{f'{disp / base:.2f}x' if disp and base else '-'} | "

@@ -32,7 +32,7 @@ st.markdown(
        f"step {step:,} has no clock, so the preset is its strongest frequencies ({', '.join(map(str, preset))}), not key ones.")
 )
 if not verdict.has_clock:
-    st.info(verdict.text, icon="🕰️")
+    st.info(verdict.text, icon=":material/schedule:")
 
 
 def parse_freqs(s: str) -> list[int]:
@@ -133,10 +133,11 @@ def ablation_view() -> None:
             {"pairs": "fixed (wrong → right)", "count": n_fixed},
             {"pairs": "was wrong (and still is)", "count": int((~before & ~after).sum())},
         ]), hide_index=True, width="stretch")
-        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}), the pair selected on Ask. "
-                   + ("Removing a clock's key frequencies breaks almost every pair, training pairs included; keeping only them "
-                      "leaves it right almost everywhere." if keys else
-                      "This checkpoint has no clock: its memorised training pairs do not depend on any few frequencies."))
+        train = a.ds.train_mask.reshape(p, p).numpy()
+        bt, bs = int((before & ~after & train).sum()), int((before & ~after & ~train).sum())
+        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}), the pair selected on Ask. Of the {n_broken:,} broken sums, "
+                   f"{bt:,} are training pairs and {bs:,} test pairs"
+                   + (f"; pair ({x}, {y}) is {names[int(codes[x, y])]}." if 0 <= x < p and 0 <= y < p else "."))
 
     st.subheader("Progress measures: restricted and excluded loss")
     with st.container(horizontal=True, gap="small"):
@@ -151,7 +152,7 @@ def ablation_view() -> None:
                f"{a.metrics['test_loss']:.3g}, excluded loss {a.metrics['excluded_loss']:.3g} against train loss {a.metrics['train_loss']:.3g}.")
     excl = ui.excluded_per_freq(run, step)
     key = f"abl_bars_{st.session_state.get('abl_bars_n', 0)}"
-    st.altair_chart(charts.spectrum(excl, keys, "train loss without k (log)", title="Excluded loss per frequency: click a bar to toggle it",
+    st.altair_chart(charts.spectrum(excl, keys, "train loss without k (log)", title="Excluded loss per frequency (click a bar)",
                                     height=300, log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (),
                                     selected=freqs, select=BAR_SELECT),
                     width="stretch", key=key, on_select=toggle_freq, selection_mode=BAR_SELECT)

@@ -113,8 +113,7 @@ def walk() -> None:
     # 1. embedding
     st.subheader("1. Embedding: x and y on each frequency's circle")
     circ = _circles(path, mtime, step, ks)  # [K, p, 2]
-    colour = alt.Color("who:N", scale=alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER]),
-                       legend=alt.Legend(orient="top", title=None))
+    who_scale = alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER])
     ccols = st.columns(min(len(ks), 4))  # one chart per frequency: on a phone the columns stack
     for j, k in enumerate(ks):
         df = pd.DataFrame({"a": circ[j, :, 0], "b": circ[j, :, 1], "number": np.arange(p),
@@ -122,7 +121,7 @@ def walk() -> None:
         df["order"] = (df["who"] != "other").astype(int)
         chart = alt.Chart(df).mark_circle().encode(
             x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
-            color=colour if j == 0 else alt.Color("who:N", scale=colour.scale, legend=None),
+            color=alt.Color("who:N", scale=who_scale, legend=alt.Legend(orient="top", title=None) if j == 0 else None),
             size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
             tooltip=["number", "who"],
         ).properties(width=150, height=150, title=f"k = {k}")

@@ -41,15 +41,19 @@ if verdict.has_clock:
 else:
     st.markdown(f"A grokked model represents each number as waves at a few key frequencies and its neurons multiply them. "
                 f"Step {step:,} of this run has no clock yet, so nothing below is labelled a key frequency.")
-    st.info(verdict.text, icon="🕰️")
+    st.info(verdict.text, icon=":material/schedule:")
 
 left, right = st.columns(2)
 with left:
     st.altair_chart(charts.spectrum(a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
                                     candidates=cands), width="stretch")
-    st.caption("Each bar is how much of the embedding of the numbers 0..p−1 is the wave pair cos / sin(w_k x). "
-               f"Grokked, a few frequencies stand out (Gini {a.metrics['gini_embed']:.2f}; 0 = flat, 1 = one frequency); "
-               "at initialisation every frequency carries about the same.")
+    en = a.embed_norms.numpy()  # [(p-1)/2]
+    top = sorted(range(len(en)), key=lambda i: -en[i])[:3]
+    top_share = float((en[top] ** 2).sum() / max((en ** 2).sum(), 1e-12))
+    gini = a.metrics["gini_embed"]
+    st.caption("Each bar is how much of the embedding of the numbers 0..p−1 is the wave pair cos / sin(w_k x). Here the three "
+               f"largest (k = {', '.join(str(i + 1) for i in sorted(top))}) hold {top_share:.0%} of it (Gini {gini:.2f}; 0 = flat, "
+               "1 = one frequency): " + ("a few frequencies stand out." if gini >= 0.5 else "no few frequencies stand out, as at initialisation."))
 with right:
     counts = {**cl.counts(), "unclustered": n_neurons - n_clustered}
     n_in_keys = sum(n for k, n in cl.counts().items() if k in keys)
@@ -153,6 +157,7 @@ def one_neuron() -> None:
                   highlight=(x, y), width=p * cell, alt=f"activation of neuron {neuron} over all pairs", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="neurons_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")
+        clustered = frac >= cl.threshold
         plus = float(np.hypot(d.sum_cos, d.sum_sin))
         minus = float(np.hypot(d.diff_cos, d.diff_sin))
         if plus > 2 * minus:
@@ -161,17 +166,26 @@ def one_neuron() -> None:
             look = "its x − y part dominates, so it shows stripes along the diagonals x − y = const"
         else:
             look = "its x + y and x − y parts are comparable, so it shows a lattice of blobs along both diagonals"
-        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}). At k = {k} this neuron's cos/sin(w(x+y)) amplitude is "
-                   f"{plus:.3g} and its cos/sin(w(x−y)) amplitude {minus:.3g}: {look}, with the negative half clipped to 0 by the ReLU.")
+        if clustered:
+            st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}). At k = {k} this neuron's cos/sin(w(x+y)) amplitude is "
+                       f"{plus:.3g} and its cos/sin(w(x−y)) amplitude {minus:.3g}: {look}, with the negative half clipped to 0 by the ReLU.")
+        else:
+            st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}). Only {frac:.0%} of this neuron's variance is at its best "
+                       f"frequency k = {k} (a clustered neuron has {cl.threshold:.0%}), so its map is no simple wave pattern: it mixes "
+                       "frequencies, or memorises.")
     with right:
         C = nmod.centred_spectrum(act).numpy()  # [p, p]
         labels = fourier.basis_labels(p)
         whole = st.toggle(f"Whole {p}×{p} spectrum", value=False, key="neurons_whole_spectrum",
                           help="Off: only the constant and the cos / sin rows of the key frequencies and of this neuron's own.")
-        if whole:
-            st.altair_chart(charts.natural_size(charts.heatmap(C, x_title="basis function of y", y_title="basis function of x", color_title="coefficient",
-                                                               scheme="redblue", diverging=True, row_labels=labels, col_labels=labels, size=340,
-                                                               title=f"2-D Fourier coefficients of neuron {neuron}")), width="content")
+        if whole:  # a p x p grid: an image with a hover tooltip, not p * p Vega marks
+            m = float(abs(C).max()) or 1.0
+            st.markdown(f"**2-D Fourier coefficients of neuron {neuron}** <small>(blue −{m:.2g} … white 0 … vermillion +{m:.2g}; "
+                        "rows: basis function of x, columns: of y)</small>", unsafe_allow_html=True)
+            cs = cell_size(p, 340)
+            grid.grid("neuron_spectrum", grid_image(C, cs, -m, m, "diverging"), p, p, values=grid.compact(C), label="coefficient",
+                      row="x basis", col="y basis", row_names=labels, col_names=labels, width=p * cs,
+                      alt=f"2-D Fourier coefficients of neuron {neuron}")
         else:
             rows = nmod.spectrum_rows(p, list(ks) + [k])
             st.altair_chart(charts.labelled_heatmap(C[rows][:, rows], [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
@@ -220,7 +234,7 @@ order = nmod.cluster_order(cl.freq, cl.frac, cl.clustered, ks)
 left, right = st.columns(2)
 with left:
     un = a.unembed_norms.numpy()  # [(p-1)/2]
-    st.altair_chart(charts.spectrum(un, keys, "norm in W_L", title="W_L over the output c: Fourier norm per frequency", height=300,
+    st.altair_chart(charts.spectrum(un, keys, "norm in W_L", title="W_L over the output c: norm per frequency", height=300,
                                     candidates=cands), width="stretch")
     if ks:
         share = float((un[[k - 1 for k in ks]] ** 2).sum() / max((un ** 2).sum(), 1e-12))

@@ -22,7 +22,7 @@ note = ui.checkpoint_note(run, shared_step)
 if note:
     st.caption(note)
 if verdict.state != "clock":
-    st.info(verdict.text, icon="🕰️")
+    st.info(verdict.text, icon=":material/schedule:")
 
 
 @st.fragment

@@ -67,17 +67,31 @@ ph = ui.phases(run)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Packing every frame for your browser...")
-def _chart(path: str, mtime: float, compact: bool):
-    """The run's replay chart (built once per run and file stamp; ~1 s at p = 113)."""
+def _maps(path: str, mtime: float):
+    return rv.maps_long(ui.replay(runs_mod.open_run(path)))
+
+
+@st.cache_resource(max_entries=12, show_spinner="Packing every frame for your browser...")
+def _chart(path: str, mtime: float, compact: bool, columns: int):
+    """The run's replay chart (built once per run, file stamp and layout; ~1 s at p = 113)."""
     r = runs_mod.open_run(path)
     rpl = ui.replay(r)
     if compact:
         return replay_spec.build_compare(rpl, ui.phases(r), r.metrics, title=r.name)
-    return replay_spec.build(rpl, ui.phases(r), r.metrics, maps=rv.maps_long(rpl))
+    return replay_spec.build(rpl, ui.phases(r), r.metrics, maps=_maps(path, mtime), columns=columns)
+
+
+def on_phone() -> bool:
+    """A phone's browser (its user agent says "Mobile"): one panel per row instead of three.
+    Fixed for the session, so the chart's spec stays the same on every rerun."""
+    try:
+        return "Mobile" in (st.context.headers.get("User-Agent") or "")
+    except Exception:  # noqa: BLE001 - no headers (AppTest): a desktop
+        return False
 
 
 def chart_of(r: runs_mod.Run, compact: bool = False):
-    return _chart(str(r.path), ui.stamp(r.path), compact)
+    return _chart(str(r.path), ui.stamp(r.path), compact, 1 if on_phone() else 3)
 
 
 def parse_frame(s: str) -> int:
@@ -137,7 +151,9 @@ st.caption(
     f"**Loss, accuracy and the progress measures**: the black line is the frame; the bands are this run's phases ({bounds}). "
     "Restricted loss keeps only the final model's frequencies and falls before the test loss when a circuit forms; excluded "
     "loss removes them. The Gini coefficient of the frequency norms of W_E and W_L = W_out W_U rises as the weights "
-    "concentrate on a few frequencies; weight decay shrinks the total squared weight once the memorising solution goes."
+    "concentrate on a few frequencies. "
+    + (f"Weight decay ({run.config.wd:g}) shrinks the total squared weight once the memorising solution goes."
+       if run.config.wd > 0 else "This run has no weight decay: nothing pulls its total squared weight back down.")
 )
 if verdict.has_clock:
     st.caption(
@@ -189,8 +205,8 @@ def side_by_side() -> None:
                 st.altair_chart(ch, width="content")
     st.caption("Same step, different runs (each at its frame nearest to the player's step): compare where each run is in "
                "its phases, how concentrated its embedding spectrum is and whether its numbers sit on circles."
-               + (" A run without weight decay memorises and stays there: its spectrum stays spread and its numbers stay "
-                  "a cloud." if any(r.config.wd == 0 for _, r, _ in shown) else ""))
+               + "".join(f" **{n}** has no clock at its last step (weight decay {r.config.wd:g}): it memorises, so its spectrum "
+                         "stays spread and its numbers stay a cloud." for n, r, _ in shown if not rv.final_verdict(ui.replay(r)).has_clock))
 
 
 side_by_side()

@@ -269,7 +269,7 @@ def test_neurons_page_shows_the_models_activation(page, final):
     at = page("views/neurons.py")
     no_exception(at)
     ch = charts_by_title(at)
-    for want in ("Embedding W_E: Fourier norm per frequency", "MLP neurons per frequency", "W_L over the output c: Fourier norm per frequency"):
+    for want in ("Embedding W_E: Fourier norm per frequency", "MLP neurons per frequency", "W_L over the output c: norm per frequency"):
         assert want in ch, list(ch)
     acts, ks, cl = final
     n = int(metric(at, "Neuron").lstrip("#"))
@@ -347,5 +347,5 @@ def test_freqs_from_the_link(page):
     no_exception(at)
     assert at.multiselect(key="w_freqs").value == [1, 2]
     assert "keep only k = 1, 2" in at.subheader[0].value
-    spec = next(c.proto.spec for c in at.get("vega_lite_chart") if "click a bar to toggle it" in c.proto.spec)
+    spec = next(c.proto.spec for c in at.get("vega_lite_chart") if "(click a bar)" in c.proto.spec)
     assert '"in set"' in spec  # the chosen set is outlined on the clickable spectrum

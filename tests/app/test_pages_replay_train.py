@@ -220,7 +220,7 @@ def test_training_through_the_form_makes_a_run_listed_in_the_sidebar(app, run_ro
         at.run()
         assert job.status == jobs.DONE, job.error
         new = {d.name for d in run_root.iterdir()} - before
-        assert new == {job.out.name} and job.out.name.startswith("p5-f0.5-wd3-lr0.003-s0-")
+        assert new == {job.out.name} and job.out.name.startswith("p5-f0.5-wd1-lr0.003-s0-")
         assert [r["step"] for r in ckpt.read_metrics(job.out)] == [0, 10, 20, 30, 40, 50]
         assert any("Finished 50 steps" in s.value for s in at.success)
         assert len(at.get("vega_lite_chart")) == 5  # accuracy, loss, spectrum, number circle, neurons per frequency
