@@ -9,7 +9,7 @@ embedding / attention output / neurons with 1, 2, 4, 8 directions, neuron IPR an
 curve, clock-or-pizza metrics and the ideal-clock fit (keys: docs/readme-parts/circuit.md).
 With --replay (a run folder with replay.safetensors) it also runs the 2-direction probes at
 every weight step of the replay and says when each wave is first found (R^2 >= 0.9 for both
-cos and sin, to the end) beside when test accuracy first reaches 90 %.
+cos and sin) beside when test accuracy first reaches 90 %.
 
 Which split: a run's own (frac_train and seed from its config) when the file carries one, else
 the default split (frac 0.3, seed 0), and the report says which; --frac-train / --split-seed
@@ -97,7 +97,7 @@ FOUND_R2 = 0.9
 
 def replay_timeline(folder, ks=None) -> dict:
     """The probe timeline over a run folder's replay weights (2 directions per probe), with,
-    per site and frequency, the first step from which both waves stay found (R^2 >= 0.9), and
+    per site and frequency, the first step at which both waves are found (R^2 >= 0.9), and
     the first step with test accuracy >= 90 %."""
     from . import runs
 
@@ -159,8 +159,8 @@ def report(r: dict) -> str:
     lines += circuit_report(r["circuit"])
     if "replay_probes" in r:
         rp = r["replay_probes"]
-        lines.append(f"probes over the replay (2 directions; a wave is found when cos and sin both reach R^2 {rp['found_r2']} "
-                     f"and stay): test accuracy first >= 90 % at step {rp['test_acc_90_step']}")
+        lines.append(f"probes over the replay (2 directions; a wave is found when cos and sin both reach R^2 {rp['found_r2']}): "
+                     f"test accuracy first >= 90 % at step {rp['test_acc_90_step']}")
         for k in rp["freqs"]:
             f = {s: rp["first_found"][s][k] for s in probes.SITES}
             lines.append(f"  k={k}: embedding {f['resid']}, attention output {f['attn']}, neurons {f['neurons']}")

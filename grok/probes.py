@@ -149,15 +149,26 @@ DIMS = (1, 2, 4, 8)
 
 @dataclass
 class SiteGram:
-    """What greedy selection needs of a site, without its [m, N] matrix: the centred Gram
-    G = Xc^T Xc [N, N], the cross-products B = Xc^T T [N, 2K] with the targets cos / sin(w_k x)
-    of every k (columns 2j, 2j+1) and the targets' centred squared norms tt [2K]. For the
-    principal-component sites G is diagonal (the PCs' variances)."""
+    """What greedy selection needs of a site: its centred Gram G = Xc^T Xc [N, N] (or only
+    its diagonal `diag` and a function `columns(js) -> G[:, js]`, so a neuron site never forms
+    the whole [512, 512] product), the cross-products B = Xc^T T [N, 2K] with the targets
+    cos / sin(w_k x) of every k (columns 2j, 2j+1) and the targets' centred squared norms
+    tt [2K]. For the principal-component sites G is diagonal (the PCs' variances)."""
 
-    G: torch.Tensor
+    G: torch.Tensor | None
     B: torch.Tensor
     tt: torch.Tensor
     ks: list
+    diag: torch.Tensor | None = None
+    columns: object = None  # callable(list[int]) -> [N, len] float64
+
+    def col_fn(self):
+        if self.columns is not None:
+            return self.columns
+        return lambda js: self.G[:, js]
+
+    def diagonal(self) -> torch.Tensor:
+        return self.diag if self.diag is not None else torch.diagonal(self.G)
 
 
 def _x_targets(p: int, ks) -> torch.Tensor:
@@ -197,11 +208,19 @@ def site_grams(model: Transformer, ks, acts: measures.GridActivations | None = N
         tt = p * (Txc**2).sum(0)  # each x appears p times on the grid
     for s in need_grid:
         X = attn_out_grid(model, acts.pattern) if s == "attn" else acts.post  # [p*p, N]
-        X = X.double()  # float64: near-collinear neurons (a clock's phase neighbours) need it
-        Xc = X - X.mean(0)
-        G = Xc.T @ Xc  # one GEMM per site, shared by every k and budget
-        XtT = Xc.reshape(p, p, -1).sum(1).T @ Tx  # [N, 2K]
-        out[s] = _pc_gram(G, XtT, tt, ks) if s == "attn" else SiteGram(G, XtT, tt, ks)
+        # float64 (near-collinear neurons, a clock's phase neighbours, need it), stored transposed
+        # [N, p*p] so the Gram columns greedy asks for are contiguous rows; never centred in
+        # memory: Xc^T Xc = X^T X - m mean mean^T, Xc^T T = X^T T - mean (1^T T)
+        XT = X.T.double().contiguous()  # [N, m]
+        m = XT.shape[1]
+        mean = XT.sum(1) / m  # [N]
+        XtT = XT.reshape(-1, p, p).sum(2) @ Tx - mean[:, None] * (p * Tx.sum(0))[None, :]  # [N, 2K]
+        if s == "attn":  # d_model columns: the covariance is cheap, its eigenvectors are the PCs
+            out[s] = _pc_gram(XT @ XT.T - m * torch.outer(mean, mean), XtT, tt, ks)
+        else:  # d_mlp columns: only the Gram columns greedy selection asks for, a few at a time
+            diag = torch.einsum("nm,nm->n", XT, XT) - m * mean**2
+            cols = lambda js, XT=XT, mean=mean, m=m: XT @ XT[js].T - m * torch.outer(mean, mean[js])
+            out[s] = SiteGram(None, XtT, tt, ks, diag=diag, columns=cols)
     return out
 
 
@@ -210,35 +229,53 @@ def greedy_gram(G: torch.Tensor, B: torch.Tensor, tt: torch.Tensor, n: int) -> t
     = summed squared residual correlation over the remaining norm, ties to the lower index),
     with every quantity kept in column space. Returns (chosen, R^2 per target after each
     choice, [len(chosen)][t])."""
-    G, B, tt = G.double(), B.double(), tt.double()
-    N = G.shape[0]
-    diag = torch.diagonal(G).clone()
-    scale = diag.max().clamp_min(1e-300) if N else torch.tensor(1.0)
-    QX = torch.zeros(0, N, dtype=torch.float64)  # [s, N] q^T x_j
-    QT = torch.zeros(0, B.shape[1], dtype=torch.float64)  # [s, t] q^T T
-    chosen: list[int] = []
-    r2s: list[list[float]] = []
-    explained = torch.zeros_like(tt)
+    return greedy_many(torch.diagonal(G), lambda js: G[:, js], [B], [tt], n)[0]
+
+
+def greedy_many(diag: torch.Tensor, columns, Bs: list[torch.Tensor], tts: list[torch.Tensor], n: int):
+    """Several greedy selections over the same columns (one per target set Bs[i] [N, t_i]),
+    run in lockstep so each step asks `columns(js)` for the Gram columns G[:, js] of all the
+    new choices at once (one pass over the data per step). Returns [(chosen, r2s)] per set."""
+    diag = diag.double()
+    N = diag.numel()
+    scale = diag.max().clamp_min(1e-300) if N else torch.tensor(1.0, dtype=torch.float64)
+    S = len(Bs)
+    QX = [torch.zeros(0, N, dtype=torch.float64) for _ in range(S)]  # [s, N] q^T x_j
+    QT = [torch.zeros(0, B.shape[1], dtype=torch.float64) for B in Bs]  # [s, t] q^T T
+    chosen: list[list[int]] = [[] for _ in range(S)]
+    r2s: list[list[list[float]]] = [[] for _ in range(S)]
+    explained = [torch.zeros_like(tt.double()) for tt in tts]
+    live = list(range(S))
     for _ in range(min(n, N)):
-        left = diag - (QX**2).sum(0)  # [N]
-        ok = left > 1e-12 * scale
-        if chosen:
-            ok[chosen] = False
-        if not ok.any():
+        picks = {}
+        for i in live:
+            left = diag - (QX[i] ** 2).sum(0)  # [N]
+            ok = left > 1e-12 * scale
+            if chosen[i]:
+                ok[chosen[i]] = False
+            if not ok.any():
+                continue
+            RX = Bs[i].double() - QX[i].T @ QT[i]  # [N, t] residual correlations
+            gain = (RX**2).sum(1) / left.clamp_min(1e-300)
+            gain[~ok] = -1.0
+            j = int(torch.argmax(gain))  # first maximum: ties go to the lower index
+            picks[i] = (j, left[j], RX[j])
+        live = list(picks)
+        if not live:
             break
-        RX = B - QX.T @ QT  # [N, t] residual correlations
-        gain = (RX**2).sum(1) / left.clamp_min(1e-300)
-        gain[~ok] = -1.0
-        j = int(torch.argmax(gain))
-        chosen.append(j)
-        nrm = left[j].sqrt()
-        qx = (G[j] - QX[:, j] @ QX) / nrm  # [N]
-        qt = RX[j] / nrm  # [t]
-        QX = torch.cat([QX, qx[None]])
-        QT = torch.cat([QT, qt[None]])
-        explained = explained + qt**2
-        r2s.append(torch.where(tt > 0, explained / tt.clamp_min(1e-300), torch.zeros_like(tt)).clamp(0, 1).tolist())
-    return chosen, r2s
+        js = sorted({j for j, _, _ in picks.values()})
+        cols = columns(js).double()  # [N, len(js)]
+        for i, (j, left_j, rx) in picks.items():
+            nrm = left_j.sqrt()
+            qx = (cols[:, js.index(j)] - QX[i][:, j] @ QX[i]) / nrm  # [N]
+            qt = rx / nrm
+            QX[i] = torch.cat([QX[i], qx[None]])
+            QT[i] = torch.cat([QT[i], qt[None]])
+            chosen[i].append(j)
+            explained[i] = explained[i] + qt**2
+            tt = tts[i].double()
+            r2s[i].append(torch.where(tt > 0, explained[i] / tt.clamp_min(1e-300), torch.zeros_like(tt)).clamp(0, 1).tolist())
+    return list(zip(chosen, r2s))
 
 
 @torch.no_grad()
@@ -253,23 +290,19 @@ def probe_table(model: Transformer, ks, dims=DIMS, acts: measures.GridActivation
     for site in sites:
         g = grams[site]
         out[site] = {}
-        for j, k in enumerate(ks):
-            cols = [2 * j, 2 * j + 1]
-            chosen, r2s = greedy_gram(g.G, g.B[:, cols], g.tt[cols], nmax)
+        paths = greedy_many(g.diagonal(), g.col_fn(), [g.B[:, 2 * j:2 * j + 2] for j in range(len(ks))],
+                            [g.tt[2 * j:2 * j + 2] for j in range(len(ks))], nmax)
+        for k, (chosen, r2s) in zip(ks, paths):
             pick = [r2s[min(n, len(r2s)) - 1] if r2s else [0.0, 0.0] for n in dims]
             out[site][k] = {"n": list(dims), "cos": [r[0] for r in pick], "sin": [r[1] for r in pick], "dims": chosen}
     return out
 
 
 def first_found(steps, r2s, threshold: float = 0.9):
-    """The first step at which R^2 reaches `threshold` and stays there to the end, or None."""
-    found = None
-    for s, v in zip(steps, r2s):
-        if v >= threshold:
-            found = s if found is None else found
-        else:
-            found = None
-    return found
+    """The first step at which R^2 reaches `threshold`, or None. (Not "and stays": with two
+    circles of similar radius the 2 leading components can mix their planes at a later
+    checkpoint, so the 2-direction R^2 of a found wave may dip again.)"""
+    return next((s for s, v in zip(steps, r2s) if v >= threshold), None)
 
 
 @torch.no_grad()

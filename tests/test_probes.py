@@ -145,6 +145,6 @@ def test_probe_table_clock(clock):
 
 
 def test_first_found():
-    assert probes.first_found([0, 10, 20, 30], [0.1, 0.95, 0.5, 0.99]) == 30  # must stay found
+    assert probes.first_found([0, 10, 20, 30], [0.1, 0.95, 0.5, 0.99]) == 10  # the first crossing
     assert probes.first_found([0, 10, 20], [0.1, 0.95, 0.97]) == 10
     assert probes.first_found([0, 10], [0.1, 0.2]) is None

@@ -39,7 +39,7 @@ TARGETS = {"first_paint_s": 3.0, "interaction_p95_ms": 150.0, "scrub_p50_ms": 60
 PAGES = {s.name: s for s in drv.APP_PAGES}
 INTERACTIONS = ("ask", "ablation", "neuron", "step")
 LABELS = {"ask": "ask (x on /ask)", "ablation": "ablation toggle", "neuron": "neuron pick", "step": "shared-step move"}
-KEYS = ("run", "note", "repeats", "levers", "load_average", "server_health_s", "first_paint", "first_paint_s", "first_ask_view_s",
+KEYS = ("run", "note", "repeats", "levers", "load_average", "server_health_s", "first_paint", "first_paint_s", "first_paint_server_cpu_s", "first_ask_view_s",
         *INTERACTIONS, "replay", "targets", "within_targets", "errors")
 
 
@@ -75,9 +75,11 @@ def normalise_replay(d: dict) -> dict:
     return d
 
 
-def first_paints(k: int, target: drv.Target, options: dict, env: dict, app: Path, browser) -> tuple[list[float], list[float]]:
-    """(first paint s, server health s) of k fresh servers, each with a fresh browser context."""
-    paints, health = [], []
+def first_paints(k: int, target: drv.Target, options: dict, env: dict, app: Path, browser) -> tuple[list[float], list[float], list[float]]:
+    """(first paint s, server health s, server CPU s until the first paint) of k fresh servers,
+    each with a fresh browser context. The CPU seconds barely depend on how loaded the machine
+    is, so they compare levers even when the wall times are noisy."""
+    paints, health, cpu = [], [], []
     for _ in range(k):
         page = drv.new_page(browser)
         page.goto("about:blank")
@@ -87,12 +89,13 @@ def first_paints(k: int, target: drv.Target, options: dict, env: dict, app: Path
             page.goto(drv.page_url(srv.url, "/", run=target.run), timeout=120_000)
             drv.first_chart_visible(page, timeout_ms=120_000)
             paints.append(time.perf_counter() - srv.started)
+            cpu.append(drv.tree_usage(srv.proc.pid)[1])
         except Exception as e:
             raise RuntimeError(f"first paint failed: {e}\n--- server log ---\n{srv.log_tail()}") from e
         finally:
             srv.stop()
             page.context.close()
-    return paints, health
+    return paints, health, cpu
 
 
 def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs: int = 3, options: dict | None = None,
@@ -106,8 +109,9 @@ def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs
     with sync_playwright() as pw:
         browser = drv.launch_browser(pw)
         try:
-            paints, health = first_paints(first_paint_runs, target, options, env, app, browser)
+            paints, health, cpu = first_paints(first_paint_runs, target, options, env, app, browser)
             out["first_paint"] = stats(paints)
+            out["first_paint_server_cpu_s"] = statistics.median(cpu)
             out["first_paint_s"] = statistics.median(paints)
             out["server_health_s"] = statistics.median(health)
 
@@ -195,6 +199,7 @@ def table(r: dict) -> str:
     lines += [
         f"{'':<30}{'p50':>9}{'p95':>9}{'settled p50/p95':>18}{'target':>12}",
         f"{'server health':<30}{r['server_health_s']:>8.2f}s",
+        f"{'server CPU until first paint':<30}{r['first_paint_server_cpu_s']:>8.2f}s",
         f"{'first Ask visit, 3 s after Home':<30}{r['first_ask_view_s']:>8.2f}s",
         f"{'first paint (launch→chart)':<30}{fp['p50_ms'] / 1000:>8.2f}s{fp['p95_ms'] / 1000:>8.2f}s{'':>18}{'< 3 s':>12}  {ok(r['within_targets']['first_paint'])}",
     ]
@@ -247,13 +252,13 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="a Streamlit option for the server, e.g. runner.postScriptGC=false (repeatable)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="an environment variable for the server, e.g. GROK_GC_FREEZE=0 (repeatable)")
     ap.add_argument("--app-dir", default=None, help="drive DIR/app.py instead of this checkout's (a 'before' copy)")
-    ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(INTERACTIONS + ('replay',))}")
+    ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(INTERACTIONS + ('replay',))}, or none (first paint only)")
     ap.add_argument("--timeout", type=float, default=900, help="give up after this many seconds (default 900)")
     ap.add_argument("--json", action="store_true", help="also print one JSON object on the last line")
     a = ap.parse_args(argv)
     if a.runs < 1:
         ap.error("--runs must be at least 1")
-    only = tuple(a.only.split(",")) if a.only else INTERACTIONS + ("replay",)
+    only = tuple(o for o in a.only.split(",") if o != "none") if a.only else INTERACTIONS + ("replay",)
     bad = [o for o in only if o not in INTERACTIONS + ("replay",)]
     if bad:
         ap.error(f"--only: unknown {bad}")

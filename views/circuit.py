@@ -267,7 +267,7 @@ def timeline() -> None:
     found = {site: {k: probes.first_found(t["steps"], t[site][k], 0.9) for k in t["freqs"]} for site in SITE_NAMES}
     acc90 = next((s for s, v in zip(t["steps"], t["test_acc"]) if v >= 0.9), None)
     st.caption("The weaker of the two waves' R² (2 directions) at each replay checkpoint, with the final model's key frequencies. "
-               f"Test accuracy first reaches 90 % at step {acc90 if acc90 is not None else 'never'}; the embedding finds (R² ≥ 0.9 to the end) "
+               f"Test accuracy first reaches 90 % at step {acc90 if acc90 is not None else 'never'}; the embedding first finds a wave (R² ≥ 0.9) "
                + ", ".join(f"k={k} at step {found['resid'][k]}" for k in t["freqs"]) + ".")
 
 

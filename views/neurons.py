@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from components import grid
-from grok import charts, fourier, measures, neurons as nmod
+from grok import ablate, charts, fourier, measures, neurons as nmod
 from grok import query_view as qv
 from grok.images import cell_size, grid_image
 from grok.replay import circle_coords
@@ -43,10 +43,36 @@ else:
                 f"Step {step:,} of this run has no clock yet, so nothing below is labelled a key frequency.")
     st.info(verdict.text, icon=":material/schedule:")
 
+def ablation_set() -> list[int]:
+    """The Frequency ablations page's set (shared through the URL store), or its preset."""
+    def parse(s: str) -> list[int]:
+        return ablate.check_freqs(p, [int(t) for t in s.split(",") if t.strip()])
+    return [int(k) for k in ui.url_value("freqs", parse, sorted(ks or a.key_freqs))[0]]
+
+
+def toggle_embed_bar() -> None:
+    """A click on a bar of the embedding spectrum toggles that k in the ablation set."""
+    ss = st.session_state
+    sel = (ss.get(f"embed_bars_{ss.get('embed_bars_n', 0)}") or {}).get("selection", {}).get("bar") or []
+    if sel:
+        new = sorted(set(ablation_set()) ^ {int(sel[0]["k"])})
+        ui.publish("freqs", new, lambda v: ",".join(map(str, sorted(v))))
+        ss["w_freqs"] = new
+        ss["embed_bars_n"] = ss.get("embed_bars_n", 0) + 1  # a fresh chart: the next click on the same bar counts again
+
+
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.spectrum(a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
-                                    candidates=cands), width="stretch")
+    @st.fragment
+    def embedding_spectrum() -> None:
+        chosen = ablation_set()
+        st.altair_chart(charts.spectrum(a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
+                                        candidates=cands, selected=chosen, select="bar"),
+                        width="stretch", key=f"embed_bars_{st.session_state.get('embed_bars_n', 0)}", on_select=toggle_embed_bar, selection_mode="bar")
+        st.page_link("views/ablations.py", label=f"Ablation set (click bars to change): k = {', '.join(map(str, chosen)) or 'none'}",
+                     icon=":material/content_cut:")
+
+    embedding_spectrum()
     en = a.embed_norms.numpy()  # [(p-1)/2]
     top = sorted(range(len(en)), key=lambda i: -en[i])[:3]
     top_share = float((en[top] ** 2).sum() / max((en ** 2).sum(), 1e-12))

@@ -124,34 +124,58 @@ def _chips(page) -> list[int]:
     return sorted(int(re.match(r"Remove (\d+)", s).group(1)) for s in labels)
 
 
-def test_clicking_a_spectrum_bar_toggles_that_frequency(open_page):
-    page = open_page("ablations", site="logits", mode="remove")
-    before = _chips(page)
-    chart = page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last
+def find_bar(page, chart, exclude: list[int]):
+    """(k, x, y) of a point over a bar of `chart` whose k is not in `exclude`, found by hovering
+    rows just above the x axis (every bar rises from the floor there) until Vega's tooltip names one."""
     chart.scroll_into_view_if_needed()
     drv.wait_idle(page)
-    marks = chart.locator("canvas.marks, svg.marks").first
-    box = marks.bounding_box()
+    box = chart.locator("canvas.marks, svg.marks").first.bounding_box()
     tooltip = page.locator("#vg-tooltip-element")
-    found = None
-    for dy in range(60, 160, 20):  # rows above the x axis (every bar rises from the floor there), under the axis labels
+    for dy in range(60, 160, 20):
         for i in range(4, int(box["width"]) - 4, 4):
             page.mouse.move(box["x"] + i, box["y"] + box["height"] - dy)
             page.wait_for_timeout(20)
             if tooltip.count() and tooltip.is_visible():
                 m = re.search(r"frequency k\s*(\d+)", tooltip.inner_text())
-                if m and int(m.group(1)) not in before:
-                    found = (int(m.group(1)), box["x"] + i, box["y"] + box["height"] - dy)
-                    break
-        if found:
-            break
-    assert found, "no bar of a frequency outside the set under the pointer"
-    k, px, py = found
+                if m and int(m.group(1)) not in exclude:
+                    return int(m.group(1)), box["x"] + i, box["y"] + box["height"] - dy
+    raise AssertionError("no bar of a frequency outside the set under the pointer")
+
+
+_CHIPS_ARE = """(want) => { const a = document.querySelector("[data-testid='stApp']");
+    const n = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stMultiSelect'] button[aria-label^='Remove ']")].length;
+    return a.dataset.testScriptState === 'notRunning' && n === want; }"""
+
+
+def test_clicking_a_spectrum_bar_toggles_that_frequency(open_page):
+    page = open_page("ablations", site="logits", mode="remove")
+    before = _chips(page)
+    k, px, py = find_bar(page, page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last, before)
     page.mouse.click(px, py)
-    page.wait_for_function("""(want) => { const a = document.querySelector("[data-testid='stApp']");
-        const n = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stMultiSelect'] button[aria-label^='Remove ']")].length;
-        return a.dataset.testScriptState === 'notRunning' && n === want; }""", arg=len(before) + 1, timeout=drv.TIMEOUT_MS)
+    page.wait_for_function(_CHIPS_ARE, arg=len(before) + 1, timeout=drv.TIMEOUT_MS)
     assert _chips(page) == sorted(before + [k])
     heading = page.locator(f"{drv.MAIN} h3", has_text="Result:").first.inner_text()
     assert str(k) in heading
+    k2, px, py = find_bar(page, page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last, [j for j in range(200) if j != k])
+    page.mouse.click(px, py)  # the same bar again: out of the set
+    page.wait_for_function(_CHIPS_ARE, arg=len(before), timeout=drv.TIMEOUT_MS)
+    assert _chips(page) == before
+    assert not drv.exceptions(page)
+
+
+def test_a_bar_of_the_neurons_spectrum_joins_the_ablation_set(open_page):
+    page = open_page("neurons")
+    link = page.locator(f"{drv.MAIN} [data-testid='stPageLink']", has_text="Ablation set").first
+    before = sorted(int(t) for t in re.findall(r"\d+", link.inner_text().split("k =")[1]))
+    chart = page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").first
+    k, px, py = find_bar(page, chart, before)
+    page.mouse.click(px, py)
+    page.wait_for_function("""(k) => { const a = document.querySelector("[data-testid='stApp']");
+        const l = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stPageLink']")].find(e => e.innerText.includes('Ablation set'));
+        return a.dataset.testScriptState === 'notRunning' && !!l && l.innerText.split('k =')[1].split(',').map(s => +s.trim()).includes(k); }""",
+                           arg=k, timeout=drv.TIMEOUT_MS)
+    link.click()
+    drv.wait_page(page, next(s for s in drv.APP_PAGES if s.name == "ablations"))
+    page.wait_for_function(_CHIPS_ARE, arg=len(before) + 1, timeout=drv.TIMEOUT_MS)  # the page's own widgets, not the old page's
+    assert _chips(page) == sorted(before + [k])
     assert not drv.exceptions(page)
