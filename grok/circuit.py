@@ -85,8 +85,9 @@ def clock_fit(logits: torch.Tensor, ks) -> ClockFit:
     fit_norm2 = p * (rows**2).sum()
     ve = ((2 * (Ls * rows).sum() - fit_norm2) / tot).item() if tot > 0 else 0.0  # 1 - |Lc - fit|^2 / |Lc|^2
     cos = ((Ls * rows).sum() / (tot.sqrt() * fit_norm2.sqrt()).clamp_min(1e-300)).item()
-    Pc = L - L.mean(1, keepdim=True)  # each pair's logits centred over c
-    Fc = (rows - rows.mean(1, keepdim=True))[s]  # [p*p, p]
+    Lf = logits.float().cpu()  # per pair, float32 is plenty (cosines to ~1e-6)
+    Pc = Lf - Lf.mean(1, keepdim=True)  # each pair's logits centred over c
+    Fc = (rows - rows.mean(1, keepdim=True)).float()[s]  # [p*p, p]
     pc = (Pc * Fc).sum(1) / (Pc.norm(dim=1) * Fc.norm(dim=1)).clamp_min(1e-300)
     pr2 = 1 - ((Pc - Fc) ** 2).sum(1) / (Pc**2).sum(1).clamp_min(1e-300)
     return ClockFit(ks, a, ve, cos, pc.float(), pr2.float())

@@ -134,3 +134,27 @@ def test_cli_subprocess(files):
     good = subprocess.run([sys.executable, "-m", "grok.analyze", str(files / "run"), "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert good.returncode == 0, good.stderr
     assert last_json(good.stdout)["split"]["source"] == "run"
+
+
+def test_circuit_keys_on_the_clock(files, capsys):
+    code, out, err = run_main(capsys, files / "clock.safetensors", "--json")
+    assert code == 0, err
+    c = last_json(out)["circuit"]
+    assert c["freqs"] == [3, 7] and c["clock_state"] == "clock"
+    for site in ("resid", "attn", "neurons"):
+        for k in ("3", "7"):
+            v = c["probes_by_dims"][site][k]
+            assert v["n"] == [1, 2, 4, 8] and min(v["cos"][-1], v["sin"][-1]) > 0.99
+    assert c["clock_fit"]["var_explained"] > 0.999999 and c["clock_fit"]["a"] == pytest.approx([20.0, 20.0], rel=1e-5)
+    assert c["clock_or_pizza"]["verdict"] == "clock"
+    assert c["test_acc_novel"] == 1.0 and c["n_test_novel"] > 0
+    assert c["ipr"]["hist"][-1] == 2 * 23 * 23  # every used neuron is single-frequency: IPR 1
+    assert c["pruning_curve"]["n_pruned"][0] == 0 and c["pruning_curve"]["test_acc"][0] == 1.0
+    assert "leak-free test accuracy" in out and "clock or pizza: Clock" in out and "ideal clock" in out
+
+
+def test_replay_flag_needs_a_run_folder_with_a_replay(files, capsys):
+    code, _, err = run_main(capsys, files / "clock.safetensors", "--replay")
+    assert code == 2 and "run folder" in err
+    code, _, err = run_main(capsys, files / "run", "--replay")
+    assert code == 2 and "replay.safetensors" in err

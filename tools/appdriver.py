@@ -410,7 +410,7 @@ def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
     Answered when the loss chart's step marker has moved (no server round trip is involved;
     tools/replay_timing.py times the repaint itself)."""
     s = replay_slider(page)
-    key = "ArrowLeft" if s.get_attribute("value") == s.get_attribute("max") else "ArrowRight"
+    key = "ArrowLeft" if s.input_value() == s.get_attribute("max") else "ArrowRight"  # the live value, not the attribute
     before = replay_marker(page)
     s.focus()
     t0 = time.perf_counter()
@@ -424,17 +424,20 @@ def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
 # visitor reads has changed ("repaint"), and separately to the moment the script is idle again
 # ("settled"). What the visitor reads: the text and image sources of every element of the main
 # area that is not itself an input (a multiselect drops a tag, a slider moves its thumb, before
-# any server answer). Pages may change their content; this signature needs no page-specific
+# any server answer), with a hash of each SVG chart's drawing (a bar can grow without any
+# label changing). Pages may change their content; this signature needs no page-specific
 # selector, so the benchmark keeps working as they do.
 _SIGNATURE_JS = """() => {
   const m = document.querySelector("[data-testid='stMain']");
   if (!m) return '';
   const inputs = "input, textarea, [role='slider'], [role='radiogroup'], [role='switch'], [data-baseweb='select'], [data-testid='stButton']";
+  const hash = (t) => { let x = 0; for (let i = 0; i < t.length; i++) x = (x * 31 + t.charCodeAt(i)) | 0; return x; };
   let s = '';
   for (const c of m.querySelectorAll("[data-testid='stElementContainer']")) {
     if (c.querySelector(inputs)) continue;
     s += c.textContent + '\u241e';
     for (const i of c.querySelectorAll('img')) s += i.src.length + ':' + i.src.slice(-48) + ';';
+    for (const g of c.querySelectorAll('svg.marks')) { const h = g.innerHTML; s += h.length + '#' + hash(h) + ';'; }
   }
   return s;
 }"""

@@ -121,13 +121,13 @@ def walk() -> None:
         df["order"] = (df["who"] != "other").astype(int)
         chart = alt.Chart(df).mark_circle().encode(
             x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
-            color=alt.Color("who:N", scale=who_scale, legend=alt.Legend(orient="top", title=None) if j == 0 else None),
+            color=alt.Color("who:N", scale=who_scale, legend=None),  # named in the caption: legends would misalign the circles
             size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
             tooltip=["number", "who"],
         ).properties(width=150, height=150, title=f"k = {k}")
         with ccols[j % len(ccols)]:
             st.altair_chart(charts.natural_size(chart), width="content")
-    st.caption(f"Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
+    st.caption(f"Blue: x = {x}; green: y = {y}; grey: the other numbers. Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
                f"sin(w_k n) for this checkpoint's {words}. On a clock the numbers lie on a circle at angle w_k·n, so x and y "
                "are two rotations; the rest of the network adds the angles.")
 

@@ -349,3 +349,13 @@ def test_freqs_from_the_link(page):
     assert "keep only k = 1, 2" in at.subheader[0].value
     spec = next(c.proto.spec for c in at.get("vega_lite_chart") if "(click a bar)" in c.proto.spec)
     assert '"in set"' in spec  # the chosen set is outlined on the clickable spectrum
+
+
+def test_ask_about_the_selected_pair_opens_ask_on_it(page):
+    at = page("views/ablations.py", x="4", y="19")
+    no_exception(at)
+    assert outlined_cells(grids(at)["ablation outcome of every pair"]) == {(4, 19)}
+    at.button(key="ablations_ask").click().run()
+    no_exception(at)
+    assert at.title[0].value == "Ask the model"
+    assert metric(at, "4 + 19 mod 23") == "0"
