@@ -22,4 +22,5 @@ st.session_state["run"], st.session_state["step"] = ui.sidebar(page.url_path)
 if page.url_path != "train":  # the Train page shows (and heartbeats) its own live view
     ui.training_status()
 page.run()
+ui.freeze_after_first_run(page.url_path)  # once per page per process (see ui.freeze_heap)
 ui.warm_up()  # once per process, after the first page is drawn: load the default run's analysis in a thread

@@ -83,6 +83,19 @@ def freeze_heap() -> None:
         gc.freeze()
 
 
+_frozen_pages: set[str] = set()
+
+
+def freeze_after_first_run(page: str) -> None:
+    """freeze_heap() once per page per process, after that page's first run: the modules and
+    caches a page imports on first use (altair views, the Circuit page's extra analysis) then
+    stop costing every later forced collection."""
+    if page in _frozen_pages:
+        return
+    _frozen_pages.add(page)
+    freeze_heap()
+
+
 # ---------------------------------------------------------------- cached loaders
 # The file stamp is a hashed argument (named `mtime`, not `_stamp`: Streamlit skips arguments
 # whose name starts with an underscore), so a live run's caches refresh when its files change.

@@ -118,7 +118,7 @@ options = rv.replay_runs(found, exclude=run.path)
 followers = []
 for n in options:  # every run the side-by-side section may show follows the player
     try:
-        followers.append({"target": f".{('st-key-' + cmp_key(n))}", "steps": ui.open_run(found[n]).replay_steps})
+        followers.append({"target": f".st-key-{cmp_key(n)}", "steps": ui.open_run(found[n]).replay_steps})
     except ckpt.CheckpointError:
         pass  # the section says why it cannot be compared
 
