@@ -5,7 +5,7 @@ Why a component: the replay chart (grok/replay_spec.py) holds every frame and a 
 parameter `frame`; moving that parameter repaints every panel with no server round trip. This
 component drives it the way a visitor would, by setting the chart's (hidden) range input and
 dispatching an `input` event, on a requestAnimationFrame clock that keeps the chosen frames
-per second (5 / 10 / 20) as long as a repaint takes less than a tick. It talks to Python only
+per second (5 / 10 / 15) as long as a repaint takes less than a tick. It talks to Python only
 once the frame settles: 500 ms after the last move while paused, it reports the frame's step
 (a trigger value), and the page makes that the shared step. While scrubbing or playing it
 sends nothing.
@@ -20,7 +20,7 @@ from typing import Sequence
 
 import streamlit as st
 
-FPS = (5, 10, 20)
+FPS = (5, 10, 15)  # frames per second offered: each met on a 2-core machine under load (tools.replay_timing)
 IDLE_MS = 500  # report the step this long after the last move (paused)
 
 HTML = """
@@ -143,6 +143,11 @@ function show(S) {
   root.querySelector('.gp-slider').value = String(S.frame);
   root.querySelector('.gp-readout').textContent = 'step ' + fmt(st) + ' \\u2014 frame ' + (S.frame + 1) + ' of ' + S.frames;
   root.querySelector('.gp-play').innerHTML = S.playing ? '&#10074;&#10074; Pause' : '&#9654; Play';
+  // The sidebar's "Step N — set by the replay player" line (ui.py) follows in the browser too; the
+  // server redraws it from the shared step on the next full run.
+  const side = [...document.querySelectorAll("[data-testid='stSidebar'] [data-testid='stMarkdownContainer'] strong")]
+    .find((e) => /^Step [\d,]+$/.test(e.textContent) && e.parentElement.textContent.includes('set by the replay player'));
+  if (side) side.textContent = 'Step ' + fmt(st);
 }
 
 function setFrame(S, f, user) {

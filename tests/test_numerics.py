@@ -281,3 +281,22 @@ def test_cli_options_survive_sigkill_bit_identically(tmp_path, start_cli):
     assert all(torch.equal(a[k], b[k]) for k in b)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
     assert strip(ckpt.read_metrics(out)) == strip(ckpt.read_metrics(ref))
+
+
+# ---------------------------------------------------------------- the shipped contrast runs
+@pytest.mark.parametrize("name, flag, lo, hi", [("mod113-orthograd-wd0", "orthograd", 0.99, 1.0),
+                                                ("mod113-stablemax-wd0", "stablemax", 0.0, 0.05)])
+def test_shipped_contrast_runs_have_the_accuracy_their_cards_claim(name, flag, lo, hi):
+    from grok import measures
+    from grok.data import make_dataset
+    from grok.runs import PRETRAINED
+
+    d = PRETRAINED / name
+    loaded = ckpt.load(d)
+    cfg = loaded.config
+    assert cfg.wd == 0.0 and (cfg.orthograd if flag == "orthograd" else cfg.loss == "stablemax")
+    assert json.loads((d / ckpt.CONFIG_FILE).read_text()) == cfg.to_dict()
+    ds = make_dataset(cfg.model.p, cfg.frac_train, cfg.seed)
+    acc = measures.loss_acc(measures.grid_activations(loaded.model).logits, ds)
+    assert acc["train_acc"] == 1.0 and lo <= acc["test_acc"] <= hi
+    assert "partial run" in (d / "README.md").read_text()

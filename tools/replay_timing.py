@@ -4,7 +4,7 @@
   - scrub: moves the player's slider to a new frame (as a drag does: set the value, fire
     `input`) and times until the chart's frame readout (an SVG text of the one Vega view) shows
     the new step and the next animation frame has been painted; p50 / p95 over `scrubs` moves;
-  - play: presses Play at each speed (5 / 10 / 20 frames per second) for `play_s` seconds and
+  - play: presses Play at each speed (5 / 10 / 15 frames per second) for `play_s` seconds and
     counts the distinct frames the chart's readout showed (achieved frames per second);
   - counts the websocket frames the page SENT while scrubbing and playing (the design says 0;
     the player's settle report is held back meanwhile), then the one report after a stop,
@@ -70,7 +70,7 @@ def _pct(xs: list[float], q: float) -> float | None:
     return drv.percentile(xs, q) if xs else None
 
 
-def measure_replay(page, server_url: str, run: str, scrubs: int = 30, play_s: float = 3.0, speeds=(5, 10, 20)) -> dict:
+def measure_replay(page, server_url: str, run: str, scrubs: int = 30, play_s: float = 3.0, speeds=(5, 10, 15)) -> dict:
     """Open /replay for `run` in `page` (a fresh Playwright page) and time scrubbing and play.
     Returns {"load_s", "payload_bytes", "scrub_ms": {p50, p95, n, lost}, "play": {fps: {...}},
     "ws_sent_while_scrubbing_or_playing", "frames"}."""

@@ -178,8 +178,9 @@ def walk() -> None:
         for k, (n, t) in terms.items():
             tab[f"k={k}: value"] = [r["value at (x, y)"] for r in t]
             tab[f"k={k}: share ({n} neurons)"] = [r["share of energy"] for r in t]
-        st.dataframe(tab, hide_index=True, width="stretch",
-                     column_config={col: st.column_config.NumberColumn(format="%.3f") for col in tab.columns if col != "term"})
+        for col in tab.columns[1:]:
+            tab[col] = [f"{v:.3f}" for v in tab[col]]
+        st.table(tab.set_index("term"))
         st.caption("For each cluster of neurons (those with at least 85 % of their variance in one frequency): the value at this (x, y) "
                    "of the 2-D Fourier terms of its frequency (w = 2πk/p), and the share of the cluster's centred activation energy "
                    "along each term over the whole grid. cos(a)cos(b) − sin(a)sin(b) = cos(a + b): a cluster that carries "
@@ -203,17 +204,20 @@ def walk() -> None:
             width="stretch")
         st.caption(f"Each cluster's output sum_n post_n W_L[n, c] at this pair, over c; the dashed line is the true answer {answer}. "
                    "Read along cos(w c) and sin(w c) it is R cos(w c − θ): a clock puts θ at w(x + y), so every cluster peaks at "
-                   "c = x + y (mod p) and the angle gap above is near 0°.")
+                   "c = x + y (mod p): the angle gap above is 0° (as in the hand-built clock of tests/). A trained model's clusters are off by "
+                   "some degrees each; their sum with the rest of the logits (step 5) peaks at the answer.")
 
     # 5. logits and the ideal clock
     st.subheader("5. Logits: the votes added, against the ideal clock")
     d = circuit.pair_logits(a.acts.logits, fit, x, y)
     model_c = (d["model"] - d["model"].mean()).numpy()
+    abar = float(np.mean(fit.a)) if fit.a else 1.0
     ldf = pd.DataFrame({"c": np.arange(p), "model's logits (centred)": model_c, "ideal clock (fitted a_k)": d["ideal"].numpy(),
-                        "sum_k cos(w_k(x+y−c))": d["sum_cos"].numpy()}).melt("c", var_name="series", value_name="logit")
+                        "mean(a_k) · sum_k cos(w_k(x+y−c))": abar * d["sum_cos"].numpy()}).melt("c", var_name="series", value_name="logit")
     st.altair_chart(charts.fit_x(alt.Chart(ldf).mark_line().encode(
         x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
-        color=alt.Color("series:N", scale=alt.Scale(range=["#000000", palette.KEY, palette.OTHER]), legend=alt.Legend(orient="top", title=None)),
+        color=alt.Color("series:N", scale=alt.Scale(domain=["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"],
+                                                    range=["#000000", palette.KEY, palette.OTHER]), legend=alt.Legend(orient="top", title=None, labelLimit=0)),
         strokeDash=alt.StrokeDash("series:N", legend=None),
     ).properties(height=240)), width="stretch")
     q1, q2, q3, q4 = st.columns(4)
@@ -222,8 +226,8 @@ def walk() -> None:
     q3.metric("Grid: variance explained", f"{fit.var_explained:.1%}")
     q4.metric("Grid: mean per-pair cosine", f"{fit.pair_cosine.mean().item():.3f}")
     st.caption("The ideal clock is sum_k a_k cos(w_k(x + y − c)) with a_k fitted by least squares to the centred grid logits: "
-               + ", ".join(f"a_{k} = {v:.2f}" for k, v in zip(fit.ks, fit.a)) + ". The grey curve is the same sum with every "
-               "a_k = 1 (shape only). Over the grid the fit's cosine with the logits is "
+               + ", ".join(f"a_{k} = {v:.2f}" for k, v in zip(fit.ks, fit.a)) + ". The grey curve is the unweighted sum "
+               f"sum_k cos(w_k(x + y − c)), scaled by the mean a_k ({abar:.2f}). Over the grid the fit's cosine with the logits is "
                f"{fit.cosine:.3f} (the square root of the variance explained, for a least-squares fit).")
 
 
@@ -238,7 +242,7 @@ for site, name in SITE_NAMES.items():
         v = pb[site][k]
         rows.append({"site": name, "k": k, **{f"{n} dir.": f"{cc:.2f} / {s:.2f}" for n, cc, s in zip(v["n"], v["cos"], v["sin"])}})
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.table(pd.DataFrame(rows).set_index(["site", "k"]))
 st.caption(
     f"R² of cos(w_k x) / sin(w_k x) read linearly from n directions of each site, for the {words}. Embedding and attention "
     "output: n principal components (the residual basis is not privileged); neurons: n neurons. Directions chosen greedily "
@@ -296,10 +300,10 @@ def pruning() -> None:
     n = st.slider("Prune the n least periodic neurons", 0, n_max, 0, step=stp, key="circuit_prune")
     j = min(range(len(pc["n_pruned"])), key=lambda t: abs(pc["n_pruned"][t] - n))
     k1, k2, k3 = st.columns(3)
-    k1.metric("Train accuracy after pruning", f"{pc['train_acc'][j]:.1%}", delta=f"{pc['train_acc'][j] - pc['train_acc'][0]:+.1%}", delta_color="off")
-    k2.metric("Test accuracy after pruning", f"{pc['test_acc'][j]:.1%}", delta=f"{pc['test_acc'][j] - pc['test_acc'][0]:+.1%}", delta_color="off")
+    k1.metric("Train, pruned", f"{pc['train_acc'][j]:.1%}", delta=f"{pc['train_acc'][j] - pc['train_acc'][0]:+.1%}", delta_color="off")
+    k2.metric("Test, pruned", f"{pc['test_acc'][j]:.1%}", delta=f"{pc['test_acc'][j] - pc['test_acc'][0]:+.1%}", delta_color="off")
     nov = pc["test_acc_novel"][j]
-    k3.metric("Leak-free test after pruning", "n/a" if nov is None or (isinstance(nov, float) and math.isnan(nov)) else f"{nov:.1%}")
+    k3.metric("Leak-free, pruned", "n/a" if nov is None or (isinstance(nov, float) and math.isnan(nov)) else f"{nov:.1%}")
     df = pd.DataFrame({"n": pc["n_pruned"], "train": pc["train_acc"], "test": pc["test_acc"]}).melt("n", var_name="series", value_name="accuracy")
     st.altair_chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("n:Q", title="neurons pruned (least periodic first)"), y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
@@ -321,13 +325,13 @@ g1.metric("Gradient symmetricity", f"{cp['gradient_symmetricity']:.3f}")
 dd = cp["distance_irrelevance"]
 g2.metric("Distance irrelevance", "undefined" if dd is None or (isinstance(dd, float) and math.isnan(dd)) else f"{dd:.3f}")
 st.markdown(cp["text"])
-st.dataframe(pd.DataFrame([
+st.table(pd.DataFrame([
     {"models (Zhong et al. 2023, fjzzq2002/pizza)": "attention rate 0–0.1 (median of its runs)", "gradient symmetricity": 0.992, "distance irrelevance": 0.650},
     {"models (Zhong et al. 2023, fjzzq2002/pizza)": "attention rate 0.9–1.0, standard attention (median)", "gradient symmetricity": 0.496, "distance irrelevance": 0.860},
     {"models (Zhong et al. 2023, fjzzq2002/pizza)": "its verified pizza model", "gradient symmetricity": 0.994, "distance irrelevance": 0.172},
     {"models (Zhong et al. 2023, fjzzq2002/pizza)": "this checkpoint", "gradient symmetricity": round(cp["gradient_symmetricity"], 3),
      "distance irrelevance": None if dd is None or (isinstance(dd, float) and math.isnan(dd)) else round(dd, 3)},
-]), hide_index=True, width="stretch")
+]).set_index("models (Zhong et al. 2023, fjzzq2002/pizza)").map(lambda v: "–" if v is None or v != v else f"{v:.3f}"))
 st.caption("Gradient symmetricity: mean over 100 seeded random (a, b, c) of the cosine between the gradients of logit c with respect to "
            "the embeddings of a and of b (a pizza adds the embeddings: ~1). Distance irrelevance: the correct logit arranged by "
            "(a + b, a − b), mean over a − b of its std over a + b, over its overall std (a clock's correct logit ignores a − b: ~1). "

@@ -77,8 +77,8 @@ def test_small_run(run_root, monkeypatch):
     n = curve["n_pruned"][2]
     at.slider(key="circuit_prune").set_value(n).run()
     no_exception(at)
-    assert metric(at, "Test accuracy after pruning") == f"{curve['test_acc'][2]:.1%}"
-    assert metric(at, "Train accuracy after pruning") == f"{curve['train_acc'][2]:.1%}"
+    assert metric(at, "Test, pruned") == f"{curve['test_acc'][2]:.1%}"
+    assert metric(at, "Train, pruned") == f"{curve['train_acc'][2]:.1%}"
     assert len(at.get("imgs")) or at.get("image")  # the attention maps are images
     # the replay timeline renders on demand
     at.toggle(key="circuit_timeline").set_value(True).run()

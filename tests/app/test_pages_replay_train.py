@@ -90,7 +90,7 @@ def test_replay_page_is_one_chart_and_a_player(app, run_root):
     data = player_data(at)
     assert data["steps"] == steps and data["target"] == ".st-key-replay_chart"
     assert data["start"] == len(steps) - 1  # the shared step: the final one by default
-    assert data["fps"] == [5, 10, 20]
+    assert data["fps"] == [5, 10, 15]
     assert [j["label"] for j in data["jumps"]] == ["memorisation ends", "circuit forms", "grokking", "converged"]
     maps = next(d for d in datasets(at, spec) if "url" in d.columns)
     assert len(maps) == 3 * len(steps)  # every frame's neuron maps travel once, as PNG data URLs
@@ -184,7 +184,7 @@ def test_train_page_renders_its_form_and_limits(app):
     assert at.slider(key="train_frac").value == 0.5
     assert at.number_input(key="train_lr").value == 3e-3 and at.number_input(key="train_wd").value == 1.0
     assert "at most 20,000 steps and 600 s" in at.info[0].value and "p ≤ 113" in at.info[0].value
-    assert any("Measured on this project's 2-core machine over seeds 0, 1 and 2" in m.value for m in at.markdown)
+    assert any("Measured on this project's 2-core machine over seeds 0, 1 and 2" in m.value and "grokked on all three" in m.value for m in at.caption)
 
 
 def test_demo_mode_lowers_the_limits(app, monkeypatch):
@@ -275,7 +275,7 @@ def test_watch_it_grok_runs_end_to_end_with_live_panels_and_its_replay(app, run_
     monkeypatch.setenv("GROK_MAX_P", "23")
     monkeypatch.setenv("GROK_MAX_STEPS", "150")
     at = train_page(app())
-    assert not any("Measured on this project" in m.value for m in at.markdown)  # a p = 23 run: no claim for it
+    assert not any("Measured on this project" in m.value for m in at.caption)  # a p = 23 run: no claim for it
     at.button(key="train_watch").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["train_job"]

@@ -78,7 +78,7 @@ def test_scrub_and_play_send_nothing_and_every_panel_shows_the_frame(replay):
         assert readout(page)[0] == steps[grok["frame"]]  # the frame nearest the phase boundary
         assert min(steps, key=lambda s: abs(s - grok["step"])) == steps[grok["frame"]]
         same_frame(page)
-    page.locator(".grok-player .gp-speed").select_option("20")
+    page.locator(".grok-player .gp-speed").select_option("15")
     start = readout(page)[1]
     page.locator(".grok-player .gp-play").click()
     page.wait_for_function(f"() => window.__grokReplay.frame + 1 >= {start + 3}", timeout=20_000, polling="raf")
@@ -101,6 +101,8 @@ def test_pausing_reports_the_step_once_and_other_pages_follow(replay):
     drv.wait_idle(page)
     assert len(sent) - before == 1, f"{len(sent) - before} websocket frames for one pause (expected one report)"
     assert not drv.exceptions(page)
+    side = page.locator("[data-testid='stSidebar'] [data-testid='stMarkdownContainer']", has_text="set by the replay player")
+    assert side.first.inner_text().startswith(f"Step {step:,}")  # the sidebar's step line follows the player
     spec = {s.name: s for s in drv.APP_PAGES}["ask"]
     drv.click_page(page, spec)
     assert re.search(rf"[?&]step={step}(&|$)", page.url), page.url
