@@ -105,10 +105,7 @@ def _saved_step_mode(folder: Path) -> str | None:
         _, meta = ckpt.read_tensors(folder / ckpt.STATE_FILE)
     except (ckpt.CheckpointError, OSError):
         return None
-    try:
-        m = json.loads(meta.get("step_mode", "null"))
-    except ValueError:
-        return None
+    m = str(meta.get("step_mode", "")).strip('"')  # stored as the bare string
     return m if m in ("on", "off") else None
 
 

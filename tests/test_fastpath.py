@@ -105,6 +105,8 @@ def test_pick_chooses_eager_for_short_runs_and_off(tmp_path):
 _RESUME_SCRIPT = """
 import sys, torch
 from grok.config import TrainConfig, ModelConfig
+from grok.train import train
+from grok import checkpoint as ckpt
 root = sys.argv[1]
 cfg = TrainConfig(model=ModelConfig(p=23), steps=40, eval_every=10)
 whole = train(cfg, root + "/whole", progress=False, compile="on")
@@ -119,7 +121,7 @@ res = train(cfg, root + "/part", progress=False, resume=True, compile="off")
 assert res["step"] == 40 == whole["step"]
 a = ckpt.read_tensors(root + "/whole/state.safetensors")
 b = ckpt.read_tensors(root + "/part/state.safetensors")
-assert a[1]["step_mode"] == b[1]["step_mode"] == '"on"', (a[1], b[1])
+assert a[1]["step_mode"] == b[1]["step_mode"] == "on", (a[1], b[1])
 bad = [k for k in a[0] if k.startswith(("model.", "optim.")) and not torch.equal(a[0][k], b[0][k])]
 print("differ:", bad)
 """
