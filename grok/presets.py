@@ -24,11 +24,11 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "paper": Preset("paper", "the canonical recipe of Nanda et al.: p 113, 30 % split, lr 1e-3, wd 1, 40,000 steps (groks at ~7,900)",
                     dict(p=113, frac_train=0.3, lr=1e-3, wd=1.0, steps=40_000, eval_every=100)),
-    "quick": Preset("quick", "p 113, 30 % split, lr 3e-3: memorised by ~200 steps, 100 % test at ~2,100 (about a minute on 2 cores)",
+    "quick": Preset("quick", "p 113, 30 % split, lr 3e-3: memorised by ~100-200 steps, 100 % test at ~2,150 (seed 0)",
                     dict(p=113, frac_train=0.3, lr=3e-3, wd=1.0, steps=5_000, eval_every=50, stop_after_grokked=300)),
-    "watch": Preset("watch", "the Train page's 'Watch it grok': p 59, 50 % split, lr 3e-3, wd 1: 100 % test at ~1,000 steps (about 20 s)",
+    "watch": Preset("watch", "the Train page's 'Watch it grok': p 59, 50 % split, lr 3e-3, wd 1: 100 % test at steps 550-1,225 (seeds 0-2)",
                     dict(p=59, frac_train=0.5, lr=3e-3, wd=1.0, steps=3_000, eval_every=25, stop_after_grokked=200)),
-    "no-wd": Preset("no-wd", "the contrast to `quick`: the same recipe without weight decay memorises and does not generalise",
+    "no-wd": Preset("no-wd", "the contrast to `quick`: the same recipe without weight decay (expected to memorise only; not measured here)",
                     dict(p=113, frac_train=0.3, lr=3e-3, wd=0.0, steps=5_000, eval_every=50)),
 }
 
