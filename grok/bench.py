@@ -91,6 +91,17 @@ def max_logit_diff(model: Transformer, tokens: torch.Tensor) -> float:
     return (full - fast).abs().max().item()
 
 
+@torch.no_grad()
+def float64_errors(model: Transformer, tokens: torch.Tensor) -> tuple[float, float]:
+    """(full path, fast path) max |float32 logits - float64 full-path logits|. A trained model's
+    logits reach ~120, where float32 rounding alone is ~1e-5: then "equal to 1e-5" asks too
+    much of either path, and what matters is that the fast path is as exact as the full one."""
+    ref = copy_model(model).double()(tokens)[:, -1]
+    full = model(tokens)[:, -1].double()
+    fast = model.fast_logits(tokens[:, 0], tokens[:, 1]).double()
+    return (full - ref).abs().max().item(), (fast - ref).abs().max().item()
+
+
 # ---------------------------------------------------------------- timing
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, repeats: int, warmup: int) -> dict[str, float]:
     """Median ms per call of each function, timed in alternating blocks of `repeats` calls."""
@@ -225,8 +236,15 @@ def main(argv=None) -> int:
     # correctness first: the two paths must give the same logits on the whole grid
     diff = max_logit_diff(model, ds.tokens)
     ok = diff <= LOGIT_TOL
+    note = f"tolerance {LOGIT_TOL:g}"
+    if not ok:  # large trained logits: compare each path with the float64 reference instead
+        e_full, e_fast = float64_errors(model, ds.tokens)
+        ok = e_fast <= 1.5 * e_full
+        note = (f"over {LOGIT_TOL:g} because float32 rounding of logits up to "
+                f"{model(ds.tokens)[:, -1].abs().max().item():.0f} is that large: vs float64, full path "
+                f"{e_full:.2e}, fast path {e_fast:.2e} ({'as exact' if ok else 'less exact'})")
     print(f"logits: max abs diff full vs fast over all {ds.tokens.shape[0]:,} pairs {diff:.2e} "
-          f"({'ok' if ok else 'FAIL'}, tolerance {LOGIT_TOL:g})")
+          f"({'ok' if ok else 'FAIL'}, {note})")
 
     # training step, interleaved: plain (TransformerLens' way, default AdamW), the trainer's fast
     # step eager, and (unless --quick / --no-compile) the same step under torch.compile

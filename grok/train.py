@@ -279,7 +279,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved state")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--preset", choices=presets.names(), default=None,
-                    help="a named recipe (grok/presets.py): " + "; ".join(f"{n}: {pr.summary}" for n, pr in presets.PRESETS.items())
+                    help="a named recipe (grok/presets.py): " + "; ".join(f"{n}: {pr.summary}" for n, pr in presets.PRESETS.items()).replace("%", "%%")
                     + ". Options given beside it override it")
     ap.add_argument("--compile", choices=list(compiled.MODES), default="auto",
                     help=f"torch.compile the step: auto (default: only for runs of {compiled.AUTO_MIN_STEPS:,}+ steps, and only if it "

@@ -63,3 +63,13 @@ def test_cli_preset_quick_trains_with_overrides(run_cli, tmp_path):
 def test_cli_refuses_an_unknown_preset(run_cli, tmp_path):
     r = run_cli("grok.train", "--preset", "nope", "--out", str(tmp_path / "n"))
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_help_lists_every_preset_and_option(run_cli):
+    """--help is built from the presets' summaries, which contain '%': argparse must not choke on them."""
+    r = run_cli("grok.train", "--help")
+    assert r.returncode == 0, r.stderr
+    for name in presets.names():
+        assert name in r.stdout
+    for opt in ("--preset", "--compile", "--loss", "--orthograd", "--softmax-precision", "--grokfast-window"):
+        assert opt in r.stdout

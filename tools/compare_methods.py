@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -127,8 +128,11 @@ def table(runs: Path) -> str:
             continue
         ok = [r for r in rs if r["grok_step"] is not None]
         per = ", ".join(f"{r['grok_step']:,}" if r["grok_step"] is not None else f"> {r['last_step']:,}" for r in rs)
-        med = _median([r["grok_step"] for r in ok]) if len(ok) * 2 > len(rs) else None
-        medw = _median([r["wall"] for r in ok]) if len(ok) * 2 > len(rs) else None
+        # median over all seeds, a seed that never grokked counting as +inf (a censored value)
+        srt = sorted(rs, key=lambda r: math.inf if r["grok_step"] is None else r["grok_step"])
+        mid = srt[(len(srt) - 1) // 2] if len(srt) % 2 else None
+        med = mid["grok_step"] if mid else (_median([r["grok_step"] for r in ok]) if len(ok) == len(rs) else None)
+        medw = mid["wall"] if mid else (_median([r["wall"] for r in ok]) if len(ok) == len(rs) else None)
         disp = _median([r["disp"] for r in rs])
         s99 = [r["step99"] for r in rs]
         m99 = _median(s99) if sum(x is not None for x in s99) * 2 > len(rs) else None

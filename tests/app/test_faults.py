@@ -342,7 +342,7 @@ def test_closing_the_train_page_stops_its_training(tmp_path, env, monkeypatch):
     at.number_input(key="train_p").set_value(5)
     at.number_input(key="train_steps").set_value(20000)
     at.number_input(key="train_eval").set_value(10)
-    at.button[0].click().run()
+    at.button(key="train_start").click().run()
     assert not at.exception, exceptions(at)
     job = at.session_state["train_job"]
     try:
