@@ -350,6 +350,13 @@ def checkpoint_note(run, step: int) -> str | None:
             f"the nearest of the run's {len(run.weight_steps())}.")
 
 
+def caption_checkpoint(run, step: int) -> None:
+    """Say which checkpoint a weights-based page uses, when it is not the shared step itself."""
+    note = checkpoint_note(run, step)
+    if note:
+        st.caption(note)
+
+
 def _step_text(step: int) -> str:
     return f"**Step {int(step):,}** — set by the replay player"
 
@@ -477,3 +484,12 @@ def training_status() -> None:
         _status()
 
 
+
+
+def on_phone() -> bool:
+    """A phone's browser (its user agent says "Mobile"): pages lay fixed-width charts out for a
+    narrow screen. Fixed for the session, so chart specs stay the same on every rerun."""
+    try:
+        return "Mobile" in (st.context.headers.get("User-Agent") or "")
+    except Exception:  # noqa: BLE001 - no headers (AppTest): a desktop
+        return False

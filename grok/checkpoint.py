@@ -37,7 +37,7 @@ REPLAY_FILE = "replay.safetensors"
 
 # The torch-free readers of a run folder live in grok/runfiles.py (the app's sidebar and Home
 # page use them before torch is imported); they are re-exported here under their old names.
-from .runfiles import CheckpointError, load_config, read_metrics, snapshot_path, snapshot_steps  # noqa: E402,F401
+from .runfiles import CheckpointError, check_version, load_config, read_metrics, snapshot_path, snapshot_steps  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- raw safetensors I/O
@@ -68,16 +68,7 @@ def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         tensors = st_load(data)
     except (SafetensorError, ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file or truncated ({e})") from None
-    meta = header.get("__metadata__") or {}
-    version = meta.get("format_version")
-    if version is not None:
-        try:
-            v = int(version)
-        except ValueError:
-            raise CheckpointError(f"{path}: format_version {version!r} is not an integer") from None
-        if v > FORMAT_VERSION:
-            raise CheckpointError(f"{path}: written by a newer grok-explorer (format_version {v}, this code reads up to {FORMAT_VERSION}); update grok-explorer")
-    return tensors, meta
+    return tensors, check_version(path, header.get("__metadata__") or {})
 
 
 def _meta_json(path, meta: dict, key: str):

@@ -75,7 +75,11 @@ def read_header(path) -> tuple[dict, int]:
 def metadata(path) -> dict[str, str]:
     """The "__metadata__" strings of a safetensors file; refuses files from a newer format."""
     header, _ = read_header(path)
-    meta = header.get("__metadata__") or {}
+    return check_version(path, header.get("__metadata__") or {})
+
+
+def check_version(path, meta: dict[str, str]) -> dict[str, str]:
+    """`meta` itself, once its format_version is one this code reads (CheckpointError if not)."""
     version = meta.get("format_version")
     if version is not None:
         try:

@@ -25,7 +25,7 @@ import torch
 from . import atomic, checkpoint as ckpt, grokfast as gf, measures, norms, orthograd, stablemax
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Dataset, make_dataset
-from .model import Transformer, loss_fn
+from .model import Transformer
 from .fastbag import make_plan
 from . import compiled, presets
 

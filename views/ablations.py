@@ -22,9 +22,7 @@ preset = list(ks) or list(a.key_freqs)  # without a clock: the strongest frequen
 K = fourier.n_freqs(p)
 st.caption("**Try this:** click single bars of the excluded-loss chart at the bottom to remove one frequency at a time, and "
            "watch which sums break; then switch to 'keep only these'.")
-note = ui.checkpoint_note(run, shared_step)
-if note:
-    st.caption(note)
+ui.caption_checkpoint(run, shared_step)
 st.markdown(
     "If the model really adds numbers with a few waves, cutting those waves should break it, and cutting any other "
     f"frequency should not. Choose frequencies k (1..{K}, angular frequency w_k = 2πk/{p}), where to cut them and how; "

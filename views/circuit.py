@@ -75,9 +75,7 @@ st.markdown(
     "circles, the **attention** heads at '=' copy them into the last position, the **MLP neurons** multiply their waves, "
     "**W_L** turns each frequency cluster into a vote cos(w(x + y − c)) over the answer c, and the **logits** add the votes."
 )
-note = ui.checkpoint_note(run, shared_step)
-if note:
-    st.caption(note)
+ui.caption_checkpoint(run, shared_step)
 if verdict.state == "clock":
     st.success(verdict.text, icon="🕰️")
 else:
@@ -152,12 +150,17 @@ def walk() -> None:
         + ", ".join(f"head {h} {s:.0%}" for h, s in enumerate(share)) + ".")
     ovdf = pd.DataFrame([{"head": f"head {h}", "k": k + 1, "norm": float(ovn[h, k]), "kind": word if (k + 1) in ks else "other"}
                          for h in range(H) for k in range(ovn.shape[1])])
-    ovc = alt.Chart(ovdf).mark_bar().encode(
-        x=alt.X("k:O", title="frequency k", axis=alt.Axis(values=list(range(0, ovn.shape[1] + 1, 8)) or None, labelAngle=0)),
-        y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=alt.Scale(domain=[word, "other"], range=[palette.KEY if verdict.has_clock else palette.CANDIDATE, palette.OTHER]), legend=alt.Legend(orient="top", title=None)),
-        row=alt.Row("head:N", title=None), tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
-    ).properties(height=60, width=520)
-    st.altair_chart(charts.natural_size(ovc), width="content")
+    # one small chart per head in two columns (stacked on a phone): a row facet cannot stretch to the column
+    kind_scale = alt.Scale(domain=[word, "other"], range=[palette.KEY if verdict.has_clock else palette.CANDIDATE, palette.OTHER])
+    ov_cols = st.columns(2)
+    for h in range(H):
+        ovc = alt.Chart(ovdf[ovdf["head"] == f"head {h}"], title=f"head {h}").mark_bar().encode(
+            x=alt.X("k:O", title="frequency k", axis=alt.Axis(values=list(range(0, ovn.shape[1] + 1, 8)) or None, labelAngle=0)),
+            y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=kind_scale, legend=alt.Legend(orient="top", title=None) if h == 0 else None),
+            tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
+        ).properties(height=80)
+        with ov_cols[h % 2]:
+            st.altair_chart(charts.fit_x(ovc), width="stretch")
     st.caption("What each head writes when it attends to number n (its OV output (W_E[n] + W_pos) W_V W_O), as Fourier norms over n: "
                "on a clock the heads pass the embedding's waves on, so the same frequencies stand out.")
 

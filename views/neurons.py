@@ -28,9 +28,7 @@ st.caption("**Try this:** click a bright blob of the neuron's activation map to 
            "cluster: each key frequency has its own lattice." if verdict.has_clock else
            "**Try this:** click a cell of the neuron's activation map, then switch the sidebar to a run with weight decay at its "
            "final step and compare the same view there.")
-note = ui.checkpoint_note(run, shared_step)
-if note:
-    st.caption(note)
+ui.caption_checkpoint(run, shared_step)
 if verdict.has_clock:
     st.markdown(
         f"A grokked model represents each number x as waves cos(w_k x), sin(w_k x) at a few **key frequencies** k "

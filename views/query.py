@@ -18,9 +18,7 @@ verdict = qv.clock_verdict(a)
 ks = qv.shown_freqs(a)
 st.caption("**Try this:** click a vermillion (wrong) cell of the table at the bottom, then move the sidebar's step back "
            "to the first checkpoint and watch the clock come apart.")
-note = ui.checkpoint_note(run, shared_step)
-if note:
-    st.caption(note)
+ui.caption_checkpoint(run, shared_step)
 if verdict.state != "clock":
     st.info(verdict.text, icon=":material/schedule:")
 

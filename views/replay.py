@@ -81,17 +81,8 @@ def _chart(path: str, mtime: float, compact: bool, columns: int):
     return replay_spec.build(rpl, ui.phases(r), r.metrics, maps=_maps(path, mtime), columns=columns)
 
 
-def on_phone() -> bool:
-    """A phone's browser (its user agent says "Mobile"): one panel per row instead of three.
-    Fixed for the session, so the chart's spec stays the same on every rerun."""
-    try:
-        return "Mobile" in (st.context.headers.get("User-Agent") or "")
-    except Exception:  # noqa: BLE001 - no headers (AppTest): a desktop
-        return False
-
-
 def chart_of(r: runs_mod.Run, compact: bool = False):
-    return _chart(str(r.path), ui.stamp(r.path), compact, 1 if on_phone() else 3)
+    return _chart(str(r.path), ui.stamp(r.path), compact, 1 if ui.on_phone() else 3)
 
 
 def parse_frame(s: str) -> int:
