@@ -477,8 +477,12 @@ def _commit_number(box, value: int):
 
 
 def ask_timed(page, x: int, timeout_ms: int = TIMEOUT_MS) -> Timing:
-    """On /ask: type x into the first number input and press Enter."""
+    """On /ask: type x into the first number input and press Enter. If the box already holds x
+    (an earlier commit that Streamlit dropped leaves the alternation out of phase), type x + 1,
+    so the commit always changes the page and its repaint can be timed."""
     box = number_inputs(page).first
+    if int(float(box.input_value() or -1)) == x:
+        x += 1
     return timed(page, lambda: _commit_number(box, x), timeout_ms)
 
 
