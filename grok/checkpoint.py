@@ -27,17 +27,14 @@ from .config import FORMAT_VERSION, ConfigError, ModelConfig, TrainConfig
 from .model import BUFFER_SUFFIXES, Transformer
 
 FORMAT = "grok-explorer"
-MODEL_FILE = "model.safetensors"
-STATE_FILE = "state.safetensors"
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-SNAPSHOT_DIR = "snapshots"
-REPLAY_FILE = "replay.safetensors"
 
 
 # The torch-free readers of a run folder live in grok/runfiles.py (the app's sidebar and Home
-# page use them before torch is imported); they are re-exported here under their old names.
-from .runfiles import CheckpointError, check_version, load_config, read_metrics, snapshot_path, snapshot_steps  # noqa: E402,F401
+# page use them before torch is imported); they and the run folder's file names are re-exported here.
+from .runfiles import (  # noqa: E402,F401
+    CONFIG_FILE, METRICS_FILE, MODEL_FILE, REPLAY_FILE, SNAPSHOT_DIR, STATE_FILE,
+    CheckpointError, check_version, load_config, read_metrics, snapshot_path, snapshot_steps,
+)
 
 
 # ---------------------------------------------------------------- raw safetensors I/O
