@@ -93,6 +93,21 @@ def tiny_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def replay_run_p23(tmp_path_factory) -> Path:
+    """A finished p = 23 run with its replay (50 % split, 200 steps, evals every 50), trained
+    once for the page tests that need a small run with a replay. Read-only: copy it
+    (shutil.copytree) into the runs folder a test shows."""
+    from grok import replay as replay_mod
+    from grok.train import train
+
+    out = tmp_path_factory.mktemp("replayrun") / "r23"
+    cfg = TrainConfig(model=ModelConfig(p=23), frac_train=0.5, steps=200, eval_every=50).validate()
+    train(cfg, out, progress=False)
+    replay_mod.build(out, progress=False)
+    return out
+
+
 def require_chromium_or_skip() -> None:
     """Skip where Debian's chromium is missing, but FAIL under CI=true: a browser test that
     silently skips in CI tests nothing."""

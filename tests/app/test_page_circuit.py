@@ -2,27 +2,23 @@
 replay): it renders, its numbers are grok.circuit's, the pair inputs and the pruning slider work."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from grok import circuit, measures, runs
-from grok import replay as replay_mod
-from grok.config import ModelConfig, TrainConfig
 from grok.data import make_dataset
-from grok.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.name for p in (ROOT / "pretrained").iterdir() if (p / "config.json").exists())
 
 
 @pytest.fixture(scope="module")
-def run_root(tmp_path_factory) -> Path:
+def run_root(tmp_path_factory, replay_run_p23) -> Path:
     root = tmp_path_factory.mktemp("cruns")
-    cfg = TrainConfig(model=ModelConfig(p=23), frac_train=0.5, steps=150, eval_every=50).validate()
-    train(cfg, root / "r23", progress=False)
-    replay_mod.build(root / "r23", progress=False)
+    shutil.copytree(replay_run_p23, root / "r23")
     return root
 
 

@@ -1,6 +1,6 @@
 """AppTest: the Ask, Trigonometric neurons, Frequency ablations and Home pages (issue 10).
 
-Runs made here: p = 23 (200 steps, with its replay) and p = 3 (the smallest odd prime: one
+Runs shown: p = 23 (200 steps with its replay: conftest's replay_run_p23, shared with the Circuit tests) and p = 3 (the smallest odd prime: one
 frequency), plus a run folder holding the hand-built clock model of tests/clock.py, selected
 through ?run= as grok.runs.discover names them; and the shipped pretrained/mod113-no-wd
 (a memoriser) and pretrained/mod113 at its first checkpoint (no clock yet), where the pages
@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import zlib
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from streamlit.testing.v1 import AppTest
 
 from grok import checkpoint as ckpt
 from grok import measures, runs
-from grok import replay as replay_mod
 from grok.config import ModelConfig, TrainConfig
 from grok.train import train
 
@@ -36,11 +36,9 @@ MY_PAGES = ("views/home.py", "views/query.py", "views/neurons.py", "views/ablati
 
 
 @pytest.fixture(scope="module")
-def run_root(tmp_path_factory) -> Path:
+def run_root(tmp_path_factory, replay_run_p23) -> Path:
     root = tmp_path_factory.mktemp("nruns")
-    cfg = TrainConfig(model=ModelConfig(p=23), frac_train=0.5, steps=200, eval_every=50).validate()
-    train(cfg, root / "r23", progress=False)
-    replay_mod.build(root / "r23", progress=False)
+    shutil.copytree(replay_run_p23, root / "r23")
     cfg3 = TrainConfig(model=ModelConfig(p=3), frac_train=0.5, steps=40, eval_every=10).validate()
     train(cfg3, root / "r3", progress=False)
     # the hand-built clock: logits = 20 sum_k cos(w_k (x + y - c)) at k = 3, 7 (exact, p phases)
