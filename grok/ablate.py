@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from . import fourier, measures
 from .data import Dataset
+from .fastbag import table_rows
 from .model import Transformer
 
 SITES = ("embedding", "neurons", "logits")
@@ -117,13 +118,12 @@ def direct_logits(model: Transformer, pattern: torch.Tensor) -> torch.Tensor:
     fast-path tables with the given attention pattern [p*p, H, 3] (no forward pass)."""
     cfg = model.cfg
     p, H = cfg.p, cfg.n_heads
-    table, _, logit_const, *_ = model.fast_tables()
+    numbers, const, _, _ = model.fast_tables()
     tok = torch.arange(p, device=pattern.device)
-    x, y = tok.repeat_interleave(p), tok.repeat(p)
-    h = torch.arange(H, device=pattern.device)
-    idx = torch.stack([x[:, None] * H + h, p * H + y[:, None] * H + h, (2 * p * H + h).expand(p * p, H)], dim=2)
-    bag = F.embedding_bag(idx.reshape(p * p, -1), table[:, cfg.d_mlp:].contiguous(), per_sample_weights=pattern.reshape(p * p, -1), mode="sum")
-    return bag + logit_const
+    idx = table_rows(tok.repeat_interleave(p), tok.repeat(p), p, H)[:, :, :2]  # [p*p, H, 2]
+    w = pattern[:, :, :2].reshape(p * p, -1)  # the "=" weight is folded into the rows (fast_tables)
+    bag = F.embedding_bag(idx.reshape(p * p, -1), numbers[:, cfg.d_mlp:].contiguous(), per_sample_weights=w, mode="sum")
+    return bag + const[cfg.d_mlp:]
 
 
 @torch.no_grad()

@@ -9,8 +9,10 @@ Budgets (../shared/DESIGN.md) are measured here, never asserted in tests:
 - evaluation (with the progress measures) under 10 % of training time at eval_every=100.
 
 The plain step is the reference a reader would write from TransformerLens: all three positions
-through attention, MLP and unembedding, then the last position's logits. It lives here, not in
-the library, because nothing but this comparison should ever train that way.
+through attention, MLP and unembedding, then the last position's logits, and the loss of Nanda
+et al.'s code (a float64 log-softmax). It lives here, not in the library, because nothing but
+this comparison should ever train that way. The fast step's own loss (grok.stablemax.
+softmax_xent: as exact, in float32) is one of its levers.
 """
 from __future__ import annotations
 
@@ -44,9 +46,14 @@ def make_opt(model: Transformer, cfg: TrainConfig, fused: bool = False) -> torch
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2), **kw)
 
 
+def reference_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The loss of Nanda et al.'s code: mean cross-entropy from a float64 log-softmax."""
+    return -logits.double().log_softmax(-1).gather(-1, labels[:, None]).mean()
+
+
 def plain_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
     """Reference: tokens [B, 3] through every position (TransformerLens' way), loss on the last."""
-    loss = loss_fn(model(tokens)[:, -1], labels)  # model(tokens): [B, 3, p]
+    loss = reference_loss(model(tokens)[:, -1], labels)  # model(tokens): [B, 3, p]
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

@@ -1,16 +1,22 @@
-"""The fast path's attention-weighted table sum, with a backward written out by hand.
+"""The fast path's attention-weighted sum of number rows, with a backward written out by hand.
 
 Why: `F.embedding_bag(..., per_sample_weights=...)` computes the forward well, but autograd's
 backward for it sorts the indices on every step, zero-fills a dense table gradient, and the
-slices and the separate "=" term around it add zero-fill + copy + add passes of their own. In
-training the indices never change (the full batch is fixed), so everything index-shaped is
-computed once, in a `BagPlan`, and the backward becomes two more gathers:
+slices around it add zero-fill + copy + add passes of their own. In training the indices never
+change (the full batch is fixed), so everything index-shaped is computed once, in a `BagPlan`,
+and the backward becomes two more gathers:
 - d table[r]   = sum over the (sample, slot) pairs that read row r of w * g[sample]
                  (an embedding_bag over g, by the plan's inverse index: no sort, no scatter);
 - d w[b, slot] = table[idx[b, slot]] . g[b]  (aten's per-sample-weight kernel, given the plan).
 Both are sums in a fixed order, so the result is deterministic and resume stays bit-identical.
 
-Shapes: B samples, H heads, R = 2 p H table rows for the two number positions, D = d_mlp + p.
+Only the two number positions are bags: the "=" position's weight is 1 - w0 - w1 (softmax),
+so the model folds its row into the number rows and a constant (see Transformer.fast_forward),
+which spares three rank-H matmuls a step that BLAS runs slowly at these shapes.
+
+Layout: token-major, row t H + h for token t of head h: x at t = x (position 0), y at t = p + y
+(position 1); `table_rows` also gives the "=" rows, t = 2p, of the full (2p + 1) H table.
+Shapes: B samples, H heads, R = 2 p H number rows, D = d_mlp + p.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import torch.nn.functional as F
 class BagPlan:
     """The index bookkeeping of one batch (x, y): built once, reused every step."""
 
-    idx: torch.Tensor  # [B * 2H] table row read by each (sample, head, position) slot, sample-major
+    idx: torch.Tensor  # [B * 2H] table row read by each (sample, head, number position) slot, sample-major
     offsets: torch.Tensor  # [B] first slot of each sample
     offset2bag: torch.Tensor  # [B * 2H] sample of each slot
     perm: torch.Tensor  # [B * 2H] slots sorted by the row they read
@@ -38,11 +44,16 @@ class BagPlan:
         return x.shape[0] == self.batch and heads == self.heads and 2 * p * heads == self.rows
 
 
+def table_rows(x: torch.Tensor, y: torch.Tensor, p: int, heads: int) -> torch.Tensor:
+    """x, y [B] long -> [B, H, 3] the row of the (2p + 1) H table each (sample, head, position) reads."""
+    h = torch.arange(heads, device=x.device)  # [H]
+    return torch.stack([x[:, None] * heads + h, (p + y[:, None]) * heads + h, (2 * p * heads + h).expand(x.shape[0], heads)], dim=2)
+
+
 def make_plan(x: torch.Tensor, y: torch.Tensor, p: int, heads: int) -> BagPlan:
-    """x, y [B] long -> the plan for `bag` (rows: x*H + h for position 0, pH + y*H + h for 1)."""
+    """x, y [B] long -> the plan for `bag`."""
     B, H = x.shape[0], heads
-    h = torch.arange(H, device=x.device)
-    idx = torch.stack([x[:, None] * H + h, p * H + y[:, None] * H + h], dim=2).reshape(-1)  # [B*H*2]
+    idx = table_rows(x, y, p, H)[:, :, :2].reshape(-1)  # [B*H*2]
     k = 2 * H
     offsets = torch.arange(0, B * k, k, device=x.device)
     offset2bag = torch.arange(B, device=x.device).repeat_interleave(k)
@@ -54,32 +65,33 @@ def make_plan(x: torch.Tensor, y: torch.Tensor, p: int, heads: int) -> BagPlan:
 
 class _Bag(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, table: torch.Tensor, w: torch.Tensor, plan: BagPlan) -> torch.Tensor:
-        R, B, H = plan.rows, plan.batch, plan.heads
-        w01 = w[:, :, :2].reshape(-1)  # [B*H*2], the order of plan.idx
-        out = F.embedding_bag(plan.idx, table[:R], plan.offsets, mode="sum", per_sample_weights=w01)  # [B, D]
-        out.addmm_(w[:, :, 2], table[R:])  # the "=" rows: the same H rows for every sample
-        ctx.save_for_backward(table, w, w01)
+    def forward(ctx, table: torch.Tensor, w: torch.Tensor, const: torch.Tensor, plan: BagPlan) -> torch.Tensor:
+        w01 = w.reshape(-1)  # [B*H*2], the order of plan.idx
+        out = F.embedding_bag(plan.idx, table, plan.offsets, mode="sum", per_sample_weights=w01)  # [B, D]
+        out.add_(const)  # in place: a fresh [B, D] sum costs ~3x more here
+        ctx.save_for_backward(table, w01)
         ctx.plan = plan
         return out
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):
-        table, w, w01 = ctx.saved_tensors
+        table, w01 = ctx.saved_tensors
         plan: BagPlan = ctx.plan
-        R, B, H = plan.rows, plan.batch, plan.heads
         g = g.contiguous()
-        d_table = d_w = None
+        d_table = d_w = d_const = None
+        if ctx.needs_input_grad[2]:
+            d_const = g.sum(0)  # [D]
         if ctx.needs_input_grad[0]:
-            d_rows = F.embedding_bag(plan.slot_sample, g, plan.row_offsets, mode="sum", per_sample_weights=w01[plan.perm])  # [R, D]
-            d_table = torch.cat([d_rows, w[:, :, 2].T @ g], 0)  # [R + H, D]
+            d_table = F.embedding_bag(plan.slot_sample, g, plan.row_offsets, mode="sum", per_sample_weights=w01[plan.perm])  # [R, D]
         if ctx.needs_input_grad[1]:
-            d01 = torch.ops.aten._embedding_bag_per_sample_weights_backward(g, table[:R], plan.idx, plan.offsets, plan.offset2bag, 0)
-            d_w = torch.cat([d01.view(B, H, 2), (g @ table[R:].T)[:, :, None]], 2)  # [B, H, 3]
-        return d_table, d_w, None
+            d_w = torch.ops.aten._embedding_bag_per_sample_weights_backward(g, table, plan.idx, plan.offsets, plan.offset2bag, 0)
+            d_w = d_w.view(plan.batch, plan.heads, 2)
+        return d_table, d_w, d_const, None
 
 
-def bag(table: torch.Tensor, w: torch.Tensor, plan: BagPlan) -> torch.Tensor:
-    """table [R + H, D], attention pattern w [B, H, 3] -> [B, D]:
-    out[b] = sum_h w[b,h,0] table[x_b H + h] + w[b,h,1] table[R/2 + y_b H + h] + w[b,h,2] table[R + h]."""
-    return _Bag.apply(table, w, plan)
+def bag(table: torch.Tensor, w: torch.Tensor, plan: BagPlan, const: torch.Tensor | None = None) -> torch.Tensor:
+    """number rows table [2pH, D], weights w [B, H, 2], const [D] -> [B, D]:
+    out[b] = const + sum_h w[b,h,0] table[x_b H + h] + w[b,h,1] table[(p + y_b) H + h]."""
+    if const is None:
+        const = table.new_zeros(table.shape[1])
+    return _Bag.apply(table, w, const, plan)

@@ -79,11 +79,58 @@ def test_stablemax_with_huge_logits_is_finite_in_both_precisions():
         assert torch.isfinite(x.grad).all() and x.grad[0, 1] > 0  # no nan from the unused branch
 
 
-def test_softmax_loss_at_64_bits_is_the_old_loss_fn():
+def test_softmax_loss_at_64_bits_is_the_models_loss_fn():
     from grok.model import loss_fn
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(50, 23, generator=g) * 10, torch.randint(0, 23, (50,), generator=g)
     assert torch.equal(stablemax.cross_entropy(x, y), loss_fn(x, y))
+
+
+def _f64_xent(x, y):
+    x = x.detach().double().requires_grad_()
+    loss = -x.log_softmax(-1).gather(-1, y[:, None]).mean()
+    loss.backward()
+    return loss.item(), x.grad
+
+
+@pytest.mark.parametrize("scale,margin", [(1.0, 0.0), (8.0, 0.0), (3.0, 12.0)])
+def test_exact_xent_equals_a_float64_log_softmax_where_float64_resolves_it(scale, margin):
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(0, 113, (300,), generator=g)
+    x = torch.randn(300, 113, generator=g) * scale
+    x[torch.arange(300), y] += margin  # margin 12: most pairs right, some not
+    x[:20, 0] += 40.0  # and a few confidently wrong
+    x.requires_grad_()
+    loss = stablemax.softmax_xent(x, y)
+    loss.backward()
+    want, grad = _f64_xent(x, y)
+    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(want, rel=1e-6)
+    torch.testing.assert_close(x.grad.double(), grad, rtol=1e-5, atol=1e-9)
+    assert x.grad.sum(1).abs().max().item() < 1e-7  # each row of softmax - onehot sums to 0
+
+
+def test_exact_xent_keeps_loss_and_correct_gradient_past_float64s_collapse():
+    # margin 45 over 112 wrong classes: loss = ln(1 + 112 e^-45) ~ 112 e^-45 ~ 3.2e-18, below
+    # float64's resolution near 1 (a float64 log-softmax gives 0, or a rounding error); the
+    # correct class's gradient is -(1 - p_c) = -112 e^-45 / (1 + 112 e^-45), the others e^-45 / (...)
+    x = torch.zeros(2, 113)
+    x[0, 7] = 45.0
+    x[1, 3] = 45.0  # second row: label 5 is wrong by 45 (loss 45 + ln(1 + 112 e^-45 ...))
+    x.requires_grad_()
+    y = torch.tensor([7, 5])
+    rows = []
+    for i in range(2):
+        xi = x[i:i + 1].detach().clone().requires_grad_()
+        li = stablemax.softmax_xent(xi, y[i:i + 1])
+        li.backward()
+        rows.append((li.item(), xi.grad[0]))
+    tiny = 112 * math.exp(-45)
+    assert rows[0][0] == pytest.approx(math.log1p(tiny), rel=1e-6) and rows[0][0] > 0
+    assert rows[0][1][7].item() == pytest.approx(-tiny / (1 + tiny), rel=1e-5)
+    assert rows[0][1][0].item() == pytest.approx(math.exp(-45) / (1 + tiny), rel=1e-5)
+    assert rows[1][0] == pytest.approx(45 + math.log1p(111 * math.exp(-45) + math.exp(-45)), rel=1e-6)
+    assert rows[1][1][5].item() == pytest.approx(math.exp(-45) - 1, abs=1e-7) and rows[1][1][3].item() == pytest.approx(1.0, abs=1e-6)
+    assert -x.detach().double()[0:1].log_softmax(-1)[0, 7].item() < tiny / 2  # float64 itself loses it
 
 
 def test_unknown_loss_is_rejected():
