@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
+import ui_vega
+
 from grok import phases as phases_mod
 from grok import runfiles
 from grok import runs as runs_mod
@@ -37,6 +39,9 @@ DEFAULT_RUN = "mod113"
 CONTRAST_RUN = "mod113-no-wd"
 ECHO_MAX = 40  # characters of a bad link value echoed back in a warning
 REPLAY_PAGE = "replay"  # url_path of the page whose in-browser player is the step control
+chart = ui_vega.chart  # st.altair_chart without the per-rerun schema validation
+cached_chart = ui_vega.cached  # ... and without rebuilding a chart whose inputs were drawn before
+templated_chart = ui_vega.templated  # ... or whose structure was, given its new data
 
 
 def user_runs_dir() -> Path:

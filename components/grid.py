@@ -38,6 +38,17 @@ export default function(component) {
   }
   const img = root.querySelector('.grid-img'), hl = root.querySelector('.grid-hl'), tip = root.querySelector('.grid-tip');
   const R = data.rows, C = data.cols;
+  // values: a JSON list, or packed (little-endian float32 / int32 as base64), decoded on the first hover
+  const values = () => {
+    if (!data.packed) return data.values;
+    if (root._packedSrc !== data.packed.b64) {
+      const bin = atob(data.packed.b64), bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      root._packed = data.packed.dtype === 'f4' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
+      root._packedSrc = data.packed.b64;
+    }
+    return root._packed;
+  };
   root.style.maxWidth = data.width + 'px';
   if (img.getAttribute('src') !== data.src) img.setAttribute('src', data.src);
   img.setAttribute('alt', data.alt || '');
@@ -56,10 +67,12 @@ export default function(component) {
   root.onmousemove = (ev) => {
     const rc = cellAt(ev);
     if (!rc) { tip.style.display = 'none'; return; }
-    const v = data.values ? data.values[rc[0] * C + rc[1]] : null;
+    const vals = values();
+    let v = vals ? vals[rc[0] * C + rc[1]] : null;
+    if (typeof v === 'number' && data.packed && data.packed.digits) v = Number.isFinite(v) ? Number(v.toPrecision(data.packed.digits)) : null;
     const shown = (data.names && v !== null) ? data.names[v] : v;
     const rn = data.rowNames ? data.rowNames[rc[0]] : rc[0], cn = data.colNames ? data.colNames[rc[1]] : rc[1];
-    const where = data.row ? `${data.row} = ${rn}, ${data.col} = ${cn}: ` : '';
+    const where = data.row ? `${data.row} = ${rn}, ${data.col} = ${cn}: ` : (data.rowNames ? `${rn}, ${cn}: ` : '');
     tip.textContent = where + (shown === null || shown === undefined ? '' : `${data.label ? data.label + ' ' : ''}${shown}`);
     const b = root.getBoundingClientRect();
     const x = ev.clientX - b.left, y = ev.clientY - b.top;
@@ -96,10 +109,33 @@ def png_data_url(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def compact(values: np.ndarray, digits: int = 3) -> list:
-    """[rows, cols] numbers -> a flat list rounded to `digits` significant figures (the tooltip's)."""
-    v = np.asarray(values, dtype=float).ravel()
-    return [float(f"{x:.{digits}g}") if np.isfinite(x) else None for x in v]
+def compact(values: np.ndarray, digits: int = 3) -> "Packed":
+    """[rows, cols] numbers -> the tooltip's values, sent as one packed float32 array and shown
+    to `digits` significant figures (formatting 12,769 numbers in Python took ~15 ms a grid and
+    their JSON as much again; the browser formats only the hovered one)."""
+    return Packed(np.asarray(values, dtype=np.float32).ravel(), digits)
+
+
+class Packed:
+    """Numbers for the grid's tooltip: float32 (with digits) or int32, little-endian, base64."""
+
+    def __init__(self, values: np.ndarray, digits: int = 0):
+        self.values = np.asarray(values)
+        self.digits = digits
+
+    def to_json(self) -> dict:
+        kind = "f4" if np.issubdtype(self.values.dtype, np.floating) else "i4"
+        arr = np.ascontiguousarray(self.values.ravel(), dtype="<f4" if kind == "f4" else "<i4")
+        return {"dtype": kind, "digits": self.digits if kind == "f4" else 0, "b64": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def unpack(data: dict) -> list:
+    """The tooltip values of a grid's data as a list (what the browser decodes): for tests."""
+    if data.get("packed") is None:
+        return data.get("values")
+    pk = data["packed"]
+    arr = np.frombuffer(base64.b64decode(pk["b64"]), dtype="<f4" if pk["dtype"] == "f4" else "<i4")
+    return [float(f"{v:.{pk['digits']}g}") for v in arr] if pk["dtype"] == "f4" else [int(v) for v in arr]
 
 
 def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | None = None, names: Sequence[str] | None = None,
@@ -115,8 +151,12 @@ def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | 
         if rc and on_click is not None:
             on_click(int(rc[0]), int(rc[1]))
 
+    if isinstance(values, np.ndarray) and np.issubdtype(values.dtype, np.integer):
+        values = Packed(values)
+    packed = values.to_json() if isinstance(values, Packed) else None
     data = {"src": png_data_url(rgb), "rows": int(rows), "cols": int(cols), "width": int(width), "row": row, "col": col,
-            "values": list(values) if values is not None else None, "names": list(names) if names is not None else None,
+            "values": list(values) if values is not None and packed is None else None, "packed": packed,
+            "names": list(names) if names is not None else None,
             "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt,
             "rowNames": list(row_names) if row_names is not None else None, "colNames": list(col_names) if col_names is not None else None}
     _grid(key=key, data=data, on_click_change=clicked, width="stretch")

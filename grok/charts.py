@@ -149,38 +149,89 @@ def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_ti
     return natural_size(alt.layer(*layers).properties(width=size, height=size, title=title))
 
 
+def templated(template: alt.TopLevelMixin, data: dict[str, pd.DataFrame]) -> alt.TopLevelMixin:
+    """A template chart (its marks read alt.NamedData) with its data attached as datasets: the
+    whole chart, for tests and for pages that draw it once. Hot pages draw the template's
+    spec cached and pass the data alone (ui_vega.templated), so Altair's build (~17 ms a chart)
+    runs once per template, not on every rerun."""
+    return template.properties(datasets={n: d.to_dict("records") for n, d in data.items()})
+
+
+def votes_template(p: int, ks: Sequence[str], has_total: bool, height: int = 260) -> alt.LayerChart:
+    """The votes chart's structure: data "votes" (`c`, `value`, `k`), "total" (`c`, `value`,
+    `line`) and "marks" (`c`, `label`, `who`); see votes_data."""
+    ks = list(ks)
+    x = alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d"))
+    y = alt.Y("value:Q", title="logit contribution")
+    layers = []
+    if ks:
+        layers.append(alt.Chart(alt.NamedData("votes")).mark_line(strokeWidth=1.5).encode(
+            x=x, y=y,
+            color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top", labelLimit=0), sort=ks,
+                            scale=alt.Scale(domain=ks, range=[SERIES_COLORS[(i + 2) % len(SERIES_COLORS)] for i in range(len(ks))])),
+            tooltip=[alt.Tooltip("k:N"), alt.Tooltip("c:Q"), alt.Tooltip("value:Q", format=".3g")],
+        ))
+    if has_total:
+        layers.append(alt.Chart(alt.NamedData("total")).mark_line(color="#000000", strokeWidth=3).encode(
+            x=x, y=y, tooltip=[alt.Tooltip("line:N", title=""), alt.Tooltip("c:Q"), alt.Tooltip("value:Q", format=".3g")]))
+    layers.append(alt.Chart(alt.NamedData("marks")).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
+        x=alt.X("c:Q"), tooltip=[alt.Tooltip("label:N")],
+        color=alt.Color("who:N", scale=alt.Scale(domain=["true answer", "model's answer"], range=["#000000", palette.WRONG]), legend=None)))
+    return fit_x(alt.layer(*layers).properties(height=height).resolve_scale(color="independent"))
+
+
+def votes_data(df: pd.DataFrame, answer: int, total: np.ndarray | None = None, model_answer: int | None = None):
+    """(votes_template's arguments, its data) for per-frequency logit contributions `df`."""
+    p = int(df["c"].max()) + 1 if len(df) else (len(total) if total is not None else 1)
+    ks = [str(k) for k in sorted(df["k"].unique(), key=int)] if len(df) else []
+    marks = [{"c": answer, "label": f"true answer {answer}", "who": "true answer"}]
+    if model_answer is not None and model_answer != answer:
+        marks.append({"c": model_answer, "label": f"model's answer {model_answer}", "who": "model's answer"})
+    data = {"votes": df, "marks": pd.DataFrame(marks)}
+    if total is not None:
+        data["total"] = pd.DataFrame({"c": np.arange(len(total)), "value": np.asarray(total, dtype=float), "line": "sum of the frequencies"})
+    return (p, tuple(ks), total is not None), data
+
+
 def votes(df: pd.DataFrame, answer: int, height: int = 260, total: np.ndarray | None = None, model_answer: int | None = None) -> alt.LayerChart:
     """Per-frequency logit contribution over the output c (`c`, `value`, `k`), their sum
     (`total` [p], a thick black line: the curve the model's answer is the peak of), the true
     answer marked (dashed) and the model's answer when it differs."""
-    p = int(df["c"].max()) + 1 if len(df) else (len(total) if total is not None else 1)
-    ks = sorted(df["k"].unique(), key=int) if len(df) else []
-    layers = []
-    if len(df):
-        layers.append(alt.Chart(df).mark_line(strokeWidth=1.5).encode(
-            x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title="logit contribution"),
-            color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top", labelLimit=0), sort=ks,
-                            scale=alt.Scale(domain=ks, range=[SERIES_COLORS[(i + 2) % len(SERIES_COLORS)] for i in range(len(ks))])),
-            tooltip=["k:N", "c:Q", alt.Tooltip("value:Q", format=".3g")],
-        ))
-    if total is not None:
-        tdf = pd.DataFrame({"c": np.arange(len(total)), "value": np.asarray(total, dtype=float), "line": "sum of the frequencies"})
-        layers.append(alt.Chart(tdf).mark_line(color="#000000", strokeWidth=3).encode(
-            x=alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title="logit contribution"),
-            tooltip=[alt.Tooltip("line:N", title=""), "c:Q", alt.Tooltip("value:Q", format=".3g")]))
-    marks = [{"c": answer, "label": f"true answer {answer}", "who": "true answer"}]
-    if model_answer is not None and model_answer != answer:
-        marks.append({"c": model_answer, "label": f"model's answer {model_answer}", "who": "model's answer"})
-    rule = alt.Chart(pd.DataFrame(marks)).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
-        x="c:Q", tooltip=["label"],
-        color=alt.Color("who:N", scale=alt.Scale(domain=["true answer", "model's answer"], range=["#000000", palette.WRONG]), legend=None))
-    layers.append(rule)
-    return fit_x(alt.layer(*layers).properties(height=height).resolve_scale(color="independent"))
+    args, data = votes_data(df, answer, total, model_answer)
+    return templated(votes_template(*args, height=height), data)
 
 
 CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}
+_RING = np.linspace(0, 2 * np.pi, 73)
+
+
+def clock_template(size: int, title: str, m: float) -> alt.LayerChart:
+    """The clock's structure for axes of half-width m: one dataset "points" (`point`, `value`,
+    `cos`, `sin`, `degrees`; see clock_data), each layer filtering its rows, and the unit ring
+    inline (the same for every clock, so it travels in the cached spec, not with each redraw)."""
+    xs = alt.X("cos:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
+    ys = alt.Y("sin:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
+    ring = alt.Data(values=[{"cos": float(np.cos(t)), "sin": float(np.sin(t)), "order": i} for i, t in enumerate(_RING)])
+    circle = alt.Chart(ring).mark_line(color="#bbbbbb").encode(x=xs, y=ys, order=alt.Order("order:Q"))
+    names = list(CLOCK_POINTS)
+    col = alt.Color("point:N", scale=alt.Scale(domain=names, range=[CLOCK_POINTS[n] for n in names]), legend=None)
+    pts = alt.Chart(alt.NamedData("points"))
+    is_sum = alt.datum.point == "angles of x and y added"
+    filled = pts.transform_filter(~is_sum).mark_point(size=110, filled=True, opacity=0.9).encode(
+        x=xs, y=ys, color=col, shape=alt.Shape("point:N", scale=alt.Scale(domain=["x", "y", "model's answer"], range=["circle", "square", "diamond"]), legend=None),
+        tooltip=[alt.Tooltip("point:N"), alt.Tooltip("value:N"), alt.Tooltip("degrees:Q", title="angle (degrees)")])
+    added = pts.transform_filter(is_sum).mark_point(size=320, filled=False, strokeWidth=2).encode(
+        x=xs, y=ys, color=col, tooltip=[alt.Tooltip("point:N"), alt.Tooltip("degrees:Q", title="angle (degrees)")])
+    labels = pts.transform_filter(alt.datum.value != "").mark_text(dy=-12, fontSize=11).encode(x=xs, y=ys, text=alt.Text("value:N"), color=col)
+    return natural_size(alt.layer(circle, added, filled, labels).properties(width=size, height=size, title=title))
+
+
+def clock_data(df: pd.DataFrame, size: int = 150, title: str = ""):
+    """(clock_template's arguments, its data) for one frequency's points `df`. The axes'
+    half-width is rounded up to 0.05 so that most redraws reuse one template."""
+    m = max(1.35, float(np.abs(df[["cos", "sin"]].to_numpy()).max()) * 1.15 if len(df) else 1.35)
+    m = float(np.ceil(m * 20) / 20)
+    return (size, title, m), {"points": df}
 
 
 def clock(df: pd.DataFrame, size: int = 150, title: str = "") -> alt.LayerChart:
@@ -188,21 +239,8 @@ def clock(df: pd.DataFrame, size: int = 150, title: str = "") -> alt.LayerChart:
     grok.query_view.clock_points): x, y and the model's answer where the model's embedding puts
     them, x's and y's angles added as a ring marker. One small chart per frequency, so a page
     can wrap them in a row that flows onto more lines on a narrow screen."""
-    t = np.linspace(0, 2 * np.pi, 73)
-    ring = pd.DataFrame({"cos": np.cos(t), "sin": np.sin(t), "order": np.arange(len(t))})
-    m = max(1.35, float(np.abs(df[["cos", "sin"]].to_numpy()).max()) * 1.15 if len(df) else 1.35)
-    xs = alt.X("cos:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
-    ys = alt.Y("sin:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
-    circle = alt.Chart(ring).mark_line(color="#bbbbbb").encode(x=xs, y=ys, order="order:Q")
-    names = list(CLOCK_POINTS)
-    col = alt.Color("point:N", scale=alt.Scale(domain=names, range=[CLOCK_POINTS[n] for n in names]), legend=None)
-    filled = alt.Chart(df[df["point"] != "angles of x and y added"]).mark_point(size=110, filled=True, opacity=0.9).encode(
-        x=xs, y=ys, color=col, shape=alt.Shape("point:N", scale=alt.Scale(domain=["x", "y", "model's answer"], range=["circle", "square", "diamond"]), legend=None),
-        tooltip=["point:N", "value:N", alt.Tooltip("degrees:Q", title="angle (degrees)")])
-    added = alt.Chart(df[df["point"] == "angles of x and y added"]).mark_point(size=320, filled=False, strokeWidth=2).encode(
-        x=xs, y=ys, color=col, tooltip=["point:N", alt.Tooltip("degrees:Q", title="angle (degrees)")])
-    labels = alt.Chart(df[df["value"] != ""]).mark_text(dy=-12, fontSize=11).encode(x=xs, y=ys, text="value:N", color=col)
-    return natural_size(alt.layer(circle, added, filled, labels).properties(width=size, height=size, title=title))
+    args, data = clock_data(df, size, title)
+    return templated(clock_template(*args), data)
 
 
 def clock_legend() -> dict[str, str]:

@@ -133,12 +133,13 @@ def cluster_order(freq: torch.Tensor, frac: torch.Tensor, clustered: torch.Tenso
     """All neurons, grouped: the clusters of the key frequencies in ks order, then clusters of
     other frequencies by k, then the unclustered; each group best explained first."""
     ks = [int(k) for k in ks]
+    fq, fr, cl = freq.tolist(), frac.tolist(), clustered.tolist()  # lists: no tensor index per neuron
+
     def group(i: int) -> tuple:
-        if not bool(clustered[i]):
+        if not cl[i]:
             return (2, 0)
-        k = int(freq[i])
-        return (0, ks.index(k)) if k in ks else (1, k)
-    return sorted(range(freq.numel()), key=lambda i: (*group(i), -frac[i].item(), i))
+        return (0, ks.index(fq[i])) if fq[i] in ks else (1, fq[i])
+    return sorted(range(len(fq)), key=lambda i: (*group(i), -fr[i], i))
 
 
 # ---------------------------------------------------------------- W_L = W_out @ W_U

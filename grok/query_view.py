@@ -96,7 +96,8 @@ def circle_roundness(a: SnapshotAnalysis, ks) -> list[tuple[int, float]]:
 
 def votes(a: SnapshotAnalysis, ks, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
     """([K, p] each frequency's part of the logits of (x, y) over the output c, [p] their sum)."""
-    v = freq_votes(a.acts.logits, list(ks), x, y).numpy()  # [K, p]
+    ks = list(ks)
+    v = freq_votes(a.acts.logits, ks, x, y, a.vote_projections(ks)).numpy()  # [K, p]
     return v, v.sum(axis=0) if len(v) else np.zeros(a.p)
 
 

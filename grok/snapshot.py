@@ -6,7 +6,7 @@ change never recomputes activations. Pure torch, no Streamlit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,10 +27,26 @@ class SnapshotAnalysis:
     metrics: dict  # loss / accuracy on train, test, all; restricted / excluded loss; Gini; weight norm
     probs_correct: torch.Tensor  # [p, p] probability the model gives the right answer
     correct: torch.Tensor  # [p, p] bool
+    _projections: dict = field(default_factory=dict, repr=False, compare=False)  # memo: k -> [2, p] (vote_projections), predictions
 
     @property
     def p(self) -> int:
         return self.model.cfg.p
+
+    def predictions(self) -> torch.Tensor:
+        """[p*p] the model's answer to every pair (computed once per checkpoint)."""
+        if "argmax" not in self._projections:
+            self._projections["argmax"] = self.acts.logits.argmax(-1)
+        return self._projections["argmax"]
+
+    def vote_projections(self, ks) -> torch.Tensor:
+        """[len(ks), 2, p] float64: the grid logits projected on cos / sin(w_k (x + y)), per k.
+        They depend on the checkpoint only, so a query (x, y) is one small product each (and
+        the Ask page does not redo a [p*p, p] float64 product per frequency per click)."""
+        for k in ks:
+            if k not in self._projections:
+                self._projections[k] = vote_projection(self.acts.logits, k)
+        return torch.stack([self._projections[k] for k in ks]) if ks else torch.zeros(0, 2, self.p, dtype=torch.float64)
 
 
 @torch.no_grad()
@@ -53,17 +69,25 @@ def analyse(model: Transformer, ds: Dataset, key_freqs=None) -> SnapshotAnalysis
     )
 
 
-def freq_votes(logits: torch.Tensor, ks, x: int, y: int) -> torch.Tensor:
+def vote_projection(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """[2, p] float64: D_k^T logits, with D_k [p*p, 2] the unit cos / sin(w_k (x + y)) directions."""
+    D = fourier.sum_directions(logits.shape[1], [k], torch.float64, logits.device)  # [p*p, 2]
+    return D.T @ logits.double()
+
+
+def freq_votes(logits: torch.Tensor, ks, x: int, y: int, projections: torch.Tensor | None = None) -> torch.Tensor:
     """[len(ks), p]: the part of the logits for (x, y) that frequency k contributes, over the
     output c: the projection on cos / sin(w_k (x + y)) of the grid, which for a clock model is
-    alpha_k cos(w_k (x + y - c))."""
+    alpha_k cos(w_k (x + y - c)). `projections` [len(ks), 2, p]: vote_projection of each k, if
+    already computed (SnapshotAnalysis.vote_projections)."""
     p = logits.shape[1]
-    i = x * p + y
-    out = []
-    for k in ks:
-        D = fourier.sum_directions(p, [k], torch.float64, logits.device)  # [p*p, 2]
-        out.append(D[i] @ (D.T @ logits.double()))
-    return torch.stack(out).float() if out else torch.zeros(0, p)
+    if not len(ks):
+        return torch.zeros(0, p)
+    P = projections if projections is not None else torch.stack([vote_projection(logits, k) for k in ks])  # [K, 2, p]
+    s = (x + y) % p
+    w = torch.tensor([2 * math.pi * int(k) / p for k in ks], dtype=torch.float64)  # [K]
+    d = torch.stack([torch.cos(w * s), torch.sin(w * s)], 1) / (p / math.sqrt(2))  # [K, 2]: row (x, y) of each D_k
+    return torch.einsum("kj,kjc->kc", d, P).float()
 
 
 def clock_angles(p: int, ks, x: int, y: int) -> list[dict]:

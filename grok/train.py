@@ -12,6 +12,7 @@ the run folder consistent at every moment:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -118,6 +119,23 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@contextlib.contextmanager
+def flushed_denormals(dev: torch.device):
+    """Flush float32 denormals to zero while training on a CPU (this thread's FTZ/DAZ flags).
+
+    Why: once a run has memorised, Adam's second moments of its tiny gradients fall below
+    1.2e-38, and every operation on such denormal numbers takes a slow microcode path: measured
+    here, steps late in a run got ~8x slower (0.42 s vs 0.053 s at step 14,800 of the canonical
+    run). Flushed, those numbers are 0, which changes no update (Adam adds eps = 1e-8 to their
+    square root) and keeps the run deterministic, so resume stays bit-identical."""
+    on = dev.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if on:
+            torch.set_flush_denormal(False)
+
+
 def train(
     cfg: TrainConfig,
     out: str | Path,
@@ -136,7 +154,14 @@ def train(
     partial run: state, metrics and model.safetensors at the current step.
     compile: "auto" | "on" | "off" for the step's forward + loss (grok/compiled.py); a resumed
     run keeps the mode it was started in, so its steps stay bit-identical.
+    On a CPU, float32 denormals are flushed to zero while it runs (see flushed_denormals).
     """
+    with flushed_denormals(pick_device(device)):
+        return _train(cfg, out, device, resume, progress, on_eval, should_stop, max_seconds, compile)
+
+
+def _train(cfg: TrainConfig, out: str | Path, device: str, resume: bool, progress: bool, on_eval, should_stop,
+           max_seconds: float | None, compile: str) -> dict:
     out = Path(out)
     dev = pick_device(device)
     if resume:  # the run's own recipe wins; only the step budget may be changed

@@ -111,3 +111,10 @@ def clock_model(p: int, freqs, n_phases: int | None = None, scale: float = 20.0,
         model.unembed.W_U[O + 2 * j + 1] = (scale / G * torch.sin(w * xs)).float()
     model.eval()
     return model
+
+
+def clock_and_acts(p: int, freqs):
+    """(clock_model(p, freqs), its grid activations): the fixture several test files share."""
+    from grok import measures
+    model = clock_model(p, freqs)
+    return model, measures.grid_activations(model)

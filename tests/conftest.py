@@ -125,3 +125,12 @@ def require_chromium_or_skip() -> None:
 def require_chromium():
     return require_chromium_or_skip
 
+
+@pytest.fixture(scope="session")
+def clock23():
+    """(the hand-built clock at p = 23 with key frequencies 3 and 7, its grid activations)."""
+    try:
+        from clock import clock_and_acts
+    except ImportError:  # tests/ imported as a package
+        from tests.clock import clock_and_acts
+    return clock_and_acts(23, [3, 7])

@@ -9,23 +9,15 @@ from grok import circuit, measures
 from grok.data import make_dataset
 
 try:
-    from clock import clock_model
     from pizza_model import pizza_model
 except ImportError:  # tests/ imported as a package
-    from tests.clock import clock_model
     from tests.pizza_model import pizza_model
 
-P, KEYS = 23, [3, 7]
+P, KEYS = 23, [3, 7]  # the conftest's clock23
 
 
-@pytest.fixture(scope="module")
-def clock():
-    model = clock_model(P, KEYS)
-    return model, measures.grid_activations(model)
-
-
-def test_clock_fit_is_exact_on_the_clock(clock):
-    _, acts = clock
+def test_clock_fit_is_exact_on_the_clock(clock23):
+    _, acts = clock23
     fit = circuit.clock_fit(acts.logits, KEYS)
     assert fit.a == pytest.approx([20.0, 20.0], rel=1e-5)  # the construction's scale
     assert fit.var_explained == pytest.approx(1.0, abs=1e-6)
@@ -34,8 +26,8 @@ def test_clock_fit_is_exact_on_the_clock(clock):
     assert fit.var_explained == pytest.approx(measures.logit_var_explained(acts.logits, KEYS), abs=1e-9)
 
 
-def test_clock_fit_wrong_frequency_explains_nothing(clock):
-    _, acts = clock
+def test_clock_fit_wrong_frequency_explains_nothing(clock23):
+    _, acts = clock23
     fit = circuit.clock_fit(acts.logits, [5])
     assert abs(fit.a[0]) < 1e-4 and fit.var_explained < 1e-6
 
@@ -57,8 +49,8 @@ def test_pizza_fits_the_clock_less_well():
     assert 0.6 < fit.var_explained < 0.95  # |cos(w(x-y)/2)| modulates the amplitude
 
 
-def test_cluster_terms_and_output(clock):
-    model, acts = clock
+def test_cluster_terms_and_output(clock23):
+    model, acts = clock23
     k, x, y = 3, 4, 11
     members = list(range(0, P * P))  # the first frequency's neurons
     rows = circuit.cluster_terms(acts.post, P, members, k, x, y)
@@ -75,8 +67,8 @@ def test_cluster_terms_and_output(clock):
     assert abs(d) < 1e-4  # its vote peaks at c = x + y
 
 
-def test_pair_logits(clock):
-    _, acts = clock
+def test_pair_logits(clock23):
+    _, acts = clock23
     fit = circuit.clock_fit(acts.logits, KEYS)
     d = circuit.pair_logits(acts.logits, fit, 5, 20)
     assert int(d["model"].argmax()) == 25 % P == int(d["ideal"].argmax()) == int(d["sum_cos"].argmax())
@@ -84,8 +76,8 @@ def test_pair_logits(clock):
     assert torch.allclose(d["ideal"], 20 * d["sum_cos"], atol=1e-3)
 
 
-def test_measures_of_bundle(clock):
-    model, acts = clock
+def test_measures_of_bundle(clock23):
+    model, acts = clock23
     ds = make_dataset(P, 0.5, 0)
     r = circuit.measures_of(model, ds, acts)
     assert r["freqs"] == KEYS and r["clock_state"] == "clock"

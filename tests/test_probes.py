@@ -8,18 +8,7 @@ from grok import measures, probes
 from grok.config import ModelConfig
 from grok.model import Transformer
 
-try:
-    from clock import clock_model
-except ImportError:  # tests/ imported as a package
-    from tests.clock import clock_model
-
-P, KEYS = 23, [3, 7]
-
-
-@pytest.fixture(scope="module")
-def clock():
-    model = clock_model(P, KEYS)
-    return model, measures.grid_activations(model)
+P, KEYS = 23, [3, 7]  # the conftest's clock23
 
 
 def test_r2_known_values():
@@ -57,8 +46,8 @@ def test_greedy_skips_constant_and_duplicate_columns():
     assert probes.greedy_select(X[:, :1], x[:, None], 2) == []  # nothing usable
 
 
-def test_resid_probe_clock_reads_the_circle(clock):
-    model, _ = clock
+def test_resid_probe_clock_reads_the_circle(clock23):
+    model, _ = clock23
     r = probes.resid_probe(model, KEYS + [5], n=2)
     for k in KEYS:
         assert r[k]["cos"] > 0.999 and r[k]["sin"] > 0.999
@@ -71,8 +60,8 @@ def test_resid_probe_clock_reads_the_circle(clock):
         assert one[k]["cos"] + one[k]["sin"] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_neuron_probe_clock(clock):
-    model, acts = clock
+def test_neuron_probe_clock(clock23):
+    model, acts = clock23
     prev = {k: 0.0 for k in KEYS}
     for n in (1, 2, 4, 8):
         r = probes.neuron_probe(model, KEYS + [5], n=n, acts=acts)
@@ -98,8 +87,8 @@ def test_random_weights_read_poorly():
     assert max(v[t] for v in nr.values() for t in ("cos", "sin")) < 0.4
 
 
-def test_probes_structure(clock):
-    model, acts = clock
+def test_probes_structure(clock23):
+    model, acts = clock23
     out = probes.probes(model, KEYS, n=3, acts=acts)
     assert set(out) == {"resid", "neurons"}
     for part in out.values():
@@ -123,8 +112,8 @@ def test_greedy_gram_equals_greedy_select():
         assert r2s[n - 1] == pytest.approx(probes.r2(X[:, chosen[:n]], T).tolist(), abs=1e-10)
 
 
-def test_probe_table_clock(clock):
-    model, acts = clock
+def test_probe_table_clock(clock23):
+    model, acts = clock23
     t = probes.probe_table(model, KEYS + [5], (1, 2, 4, 8), acts)
     assert set(t) == {"resid", "attn", "neurons"}
     for site in t:

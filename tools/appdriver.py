@@ -441,9 +441,34 @@ _SIGNATURE_JS = """() => {
   }
   return s;
 }"""
-_SIGNATURE_CHANGED = "(before) => (%s)() !== before" % _SIGNATURE_JS
-_SETTLED = ("(before) => { const a = document.querySelector(\"[data-testid='stApp']\");"
-            " return !!a && a.dataset.testScriptState === 'notRunning' && (%s)() !== before; }" % _SIGNATURE_JS)
+# Armed before an interaction: the page itself timestamps the input event (the last pointerdown or
+# keydown before the main area changes) and the first animation frame in which the main area
+# reads differently, then the frame in which the script is idle again, all on the page's clock.
+# So the figure is the app's latency from the visitor's input, without the driver's own round
+# trips (Playwright's actionability checks before a click wait for two stable animation frames).
+_ARM = """(before) => {
+  const sig = %s;
+  const T = window.__grokTiming = {evt: null, change: null, settled: null};
+  const mark = () => { if (T.change === null) T.evt = performance.now(); };
+  window.__grokMark = mark;
+  if (!window.__grokListening) {
+    window.__grokListening = true;
+    for (const t of ['pointerdown', 'keydown']) document.addEventListener(t, () => window.__grokMark && window.__grokMark(), {capture: true});
+  }
+  const loop = () => {
+    if (window.__grokTiming !== T) return;
+    if (T.evt !== null) {
+      const now = performance.now(), s = sig();
+      if (T.change === null && s !== before) T.change = now;
+      if (T.change !== null) {
+        const a = document.querySelector("[data-testid='stApp']");
+        if (a && a.dataset.testScriptState === 'notRunning') { T.settled = now; return; }
+      }
+    }
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+}""" % _SIGNATURE_JS
 
 
 def main_signature(page) -> str:
@@ -458,15 +483,17 @@ class Timing:
 
 
 def timed(page, act, timeout_ms: int = TIMEOUT_MS) -> Timing:
-    """Run act() (which performs the input event and returns time.perf_counter() taken just
-    before it) and time the repaint and the settling of the main area."""
+    """Run act() (which performs the input event; its return value is not used) and time, on
+    the page's clock (see _ARM), the repaint and the settling of the main area after the input
+    event."""
     wait_idle(page, timeout_ms)
     before = main_signature(page)
-    t0 = act()
-    page.wait_for_function(_SIGNATURE_CHANGED, arg=before, timeout=timeout_ms, polling="raf")
-    t1 = time.perf_counter()
-    page.wait_for_function(_SETTLED, arg=before, timeout=timeout_ms, polling="raf")
-    return Timing(t1 - t0, time.perf_counter() - t0)
+    page.evaluate(_ARM, before)
+    act()
+    page.wait_for_function("() => { const T = window.__grokTiming; return !!T && T.settled !== null; }",
+                           timeout=timeout_ms, polling=20)
+    T = page.evaluate("() => window.__grokTiming")
+    return Timing((T["change"] - T["evt"]) / 1000, (T["settled"] - T["evt"]) / 1000)
 
 
 def _commit_number(box, value: int):

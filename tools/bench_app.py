@@ -149,7 +149,7 @@ def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs
                         out["errors"][name] = f"{type(e).__name__}: {str(e)[:400]}"
 
                 xs = iter(range(10**6))
-                repeat("ask", "ask", lambda: drv.ask_timed(page, 5 + next(xs) % 2), warmups=2)
+                repeat("ask", "ask", lambda: drv.ask_timed(page, 2 + next(xs) % 20), warmups=2)  # a fresh x each time: no chart spec reused
                 toggle = drv.FrequencyToggle()
                 repeat("ablation", "ablations", lambda: drv.toggle_timed(page, toggle), warmups=2)  # both states cached
                 repeat("neuron", "neurons", lambda: drv.neuron_pick_timed(page), warmups=2)

@@ -1,6 +1,7 @@
 """Frequency ablations: remove (or keep only) Fourier frequencies at the embedding, the neurons or
 the logits, and see which sums break; restricted / excluded loss of this checkpoint. Click a bar
 of the per-frequency chart to toggle it in the set; click a cell of the grid to ask about it."""
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -120,12 +121,12 @@ def ablation_view() -> None:
         legend = " · ".join(f"<span style='color:{palette.OUTCOMES[n]}'>■</span> {n}" for n in names)
         st.markdown(f"**Which sums break: all {p}×{p} pairs** <small>({legend}; click a cell to pick it)</small>", unsafe_allow_html=True)
         grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], cell, highlight=(x, y)), p, p,
-                  values=[int(c) for c in codes.ravel()], names=names, highlight=(x, y), width=p * cell,
+                  values=codes.ravel().astype(np.int32), names=names, highlight=(x, y), width=p * cell,
                   alt="ablation outcome of every pair", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="ablations_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")
     with right:
-        st.dataframe(pd.DataFrame([
+        st.table(pd.DataFrame([
             {"pairs": "still right", "count": int((before & after).sum())},
             {"pairs": "broken (right → wrong)", "count": n_broken},
             {"pairs": "fixed (wrong → right)", "count": n_fixed},
@@ -150,10 +151,9 @@ def ablation_view() -> None:
                f"{a.metrics['test_loss']:.3g}, excluded loss {a.metrics['excluded_loss']:.3g} against train loss {a.metrics['train_loss']:.3g}.")
     excl = ui.excluded_per_freq(run, step)
     key = f"abl_bars_{st.session_state.get('abl_bars_n', 0)}"
-    st.altair_chart(charts.spectrum(excl, keys, "train loss without k (log)", title="Excluded loss per frequency (click a bar)",
-                                    height=300, log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (),
-                                    selected=freqs, select=BAR_SELECT),
-                    width="stretch", key=key, on_select=toggle_freq, selection_mode=BAR_SELECT)
+    ui.cached_chart(charts.spectrum, excl, keys, "train loss without k (log)", title="Excluded loss per frequency (click a bar)",
+                    height=300, log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (), selected=freqs, select=BAR_SELECT,
+                    st_kwargs=dict(width="stretch", key=key, on_select=toggle_freq, selection_mode=BAR_SELECT))
     worst = max(range(len(excl)), key=lambda i: excl[i]) + 1
     st.caption(f"Each bar is the training loss after removing only cos / sin(w_k(x+y)) of frequency k from the logits, on a log "
                f"scale (train loss without ablation: {a.metrics['train_loss']:.3g}); outlined bars are in the set above. Removing "

@@ -124,7 +124,7 @@ def walk() -> None:
             tooltip=["number", "who"],
         ).properties(width=150, height=150, title=f"k = {k}")
         with ccols[j % len(ccols)]:
-            st.altair_chart(charts.natural_size(chart), width="content")
+            ui.chart(charts.natural_size(chart), width="content")
     st.caption(f"Blue: x = {x}; green: y = {y}; grey: the other numbers. Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
                f"sin(w_k n) for this checkpoint's {words}. On a clock the numbers lie on a circle at angle w_k·n, so x and y "
                "are two rotations; the rest of the network adds the angles.")
@@ -160,7 +160,7 @@ def walk() -> None:
             tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
         ).properties(height=80)
         with ov_cols[h % 2]:
-            st.altair_chart(charts.fit_x(ovc), width="stretch")
+            ui.chart(charts.fit_x(ovc), width="stretch")
     st.caption("What each head writes when it attends to number n (its OV output (W_E[n] + W_pos) W_V W_O), as Fourier norms over n: "
                "on a clock the heads pass the embedding's waves on, so the same frequencies stand out.")
 
@@ -200,7 +200,7 @@ def walk() -> None:
                                        help=f"The cluster writes A cos(wc) + B sin(wc) = R cos(wc − θ) with R = {o['R']:.3g}; "
                                             f"{o['share']:.0%} of its output over c lies along cos / sin(wc). θ − w(x+y) mod 360°.")
         vdf = pd.DataFrame([{"c": cc, "k": f"k = {o['k']}", "logit": float(o["output"][cc])} for o in outs for cc in range(p)])
-        st.altair_chart(charts.fit_x(alt.Chart(vdf).mark_line().encode(
+        ui.chart(charts.fit_x(alt.Chart(vdf).mark_line().encode(
             x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q", title="cluster's logit contribution"),
             color=alt.Color("k:N", legend=alt.Legend(orient="top", title=None)), tooltip=["k", "c", alt.Tooltip("logit:Q", format=".3g")],
         ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q")),
@@ -217,7 +217,7 @@ def walk() -> None:
     abar = float(np.mean(fit.a)) if fit.a else 1.0
     ldf = pd.DataFrame({"c": np.arange(p), "model's logits (centred)": model_c, "ideal clock (fitted a_k)": d["ideal"].numpy(),
                         "mean(a_k) · sum_k cos(w_k(x+y−c))": abar * d["sum_cos"].numpy()}).melt("c", var_name="series", value_name="logit")
-    st.altair_chart(charts.fit_x(alt.Chart(ldf).mark_line().encode(
+    ui.chart(charts.fit_x(alt.Chart(ldf).mark_line().encode(
         x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
         color=alt.Color("series:N", scale=alt.Scale(domain=["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"],
                                                     range=["#000000", palette.KEY, palette.OTHER]), legend=alt.Legend(orient="top", title=None, labelLimit=0)),
@@ -267,7 +267,7 @@ def timeline() -> None:
             rows += [{"step": s, "series": f"{name.split(' ')[0]} k={k}", "value": v} for s, v in zip(t["steps"], t[site][k])]
     df = pd.DataFrame(rows)
     df["step1"] = df["step"].clip(lower=1)
-    st.altair_chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
+    ui.chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("step1:Q", title="step (log)", scale=alt.Scale(type="log")), y=alt.Y("value:Q", title="R² (2 directions) / accuracy"),
         color=alt.Color("series:N", legend=alt.Legend(orient="right", title=None)), tooltip=["series", "step", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=300)), width="stretch")
@@ -287,7 +287,7 @@ left, right = st.columns(2)
 with left:
     edges = np.linspace(0, 1, ip["hist_bins"] + 1)
     hdf = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "neurons": ip["hist"]})
-    st.altair_chart(charts.fit_x(alt.Chart(hdf).mark_bar(color=palette.KEY).encode(
+    ui.chart(charts.fit_x(alt.Chart(hdf).mark_bar(color=palette.KEY).encode(
         x=alt.X("lo:Q", bin="binned", title="IPR (1 = one frequency)"), x2="hi:Q", y=alt.Y("neurons:Q"),
         tooltip=[alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f"), "neurons:Q"]).properties(height=240, title="Neuron IPR")),
         width="stretch")
@@ -308,7 +308,7 @@ def pruning() -> None:
     nov = pc["test_acc_novel"][j]
     k3.metric("Leak-free, pruned", "n/a" if nov is None or (isinstance(nov, float) and math.isnan(nov)) else f"{nov:.1%}")
     df = pd.DataFrame({"n": pc["n_pruned"], "train": pc["train_acc"], "test": pc["test_acc"]}).melt("n", var_name="series", value_name="accuracy")
-    st.altair_chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
+    ui.chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("n:Q", title="neurons pruned (least periodic first)"), y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("series:N", scale=alt.Scale(domain=["train", "test"], range=[palette.SERIES["train"], palette.SERIES["test"]]), legend=alt.Legend(orient="top", title=None)),
     ).properties(height=200) + alt.Chart(pd.DataFrame({"n": [pc["n_pruned"][j]]})).mark_rule(strokeDash=[4, 3]).encode(x="n:Q")), width="stretch")

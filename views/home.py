@@ -79,7 +79,7 @@ x_max = max(r[-1]["step"] for _, r in shown)
 ph = ui.phases(run)
 loss_df = pd.concat([long(n, r, ["train_loss", "test_loss"], lambda k: k.replace("_loss", "")) for n, r in shown])
 acc_df = pd.concat([long(n, r, ["train_acc", "test_acc"], lambda k: k.replace("_acc", "")) for n, r in shown])
-st.altair_chart(charts.curves(loss_df, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss", height=260,
+ui.chart(charts.curves(loss_df, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss", height=260,
                               marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
 r_end = rows[-1]
 mem = next((x for x in ph if x.name == "memorisation"), None)
@@ -88,7 +88,7 @@ st.caption(f"Train loss ends at {r_end['train_loss']:.3g}, test loss at {r_end['
            + (f", test accuracy 100 % at step {g:,}." if g is not None else ", and test accuracy never reached 100 %.")
            + " Shaded bands are the phases; the black rule is the sidebar's step"
            + (f"; the dashed run ({ui.CONTRAST_RUN}, no weight decay) ends at test accuracy {contrast_rows[-1].get('test_acc', 0):.1%}." if show_contrast else "."))
-st.altair_chart(charts.curves(acc_df, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None, title="Accuracy",
+ui.chart(charts.curves(acc_df, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None, title="Accuracy",
                               height=220, marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
 st.caption(f"Chance is 1/{p} = {1 / p:.1%}. Training accuracy ends at {r_end['train_acc']:.1%}, test accuracy at {r_end['test_acc']:.1%}.")
 

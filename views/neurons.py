@@ -64,9 +64,10 @@ with left:
     @st.fragment
     def embedding_spectrum() -> None:
         chosen = ablation_set()
-        st.altair_chart(charts.spectrum(a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
-                                        candidates=cands, selected=chosen, select="bar"),
-                        width="stretch", key=f"embed_bars_{st.session_state.get('embed_bars_n', 0)}", on_select=toggle_embed_bar, selection_mode="bar")
+        ui.cached_chart(charts.spectrum, a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
+                        candidates=cands, selected=chosen, select="bar",
+                        st_kwargs=dict(width="stretch", key=f"embed_bars_{st.session_state.get('embed_bars_n', 0)}", on_select=toggle_embed_bar,
+                                       selection_mode="bar"))
         st.page_link("views/ablations.py", label=f"Ablation set (click bars to change): k = {', '.join(map(str, chosen)) or 'none'}",
                      icon=":material/content_cut:")
 
@@ -81,7 +82,7 @@ with left:
 with right:
     counts = {**cl.counts(), "unclustered": n_neurons - n_clustered}
     n_in_keys = sum(n for k, n in cl.counts().items() if k in keys)
-    st.altair_chart(charts.counts(counts, keys, title="MLP neurons per frequency", height=300), width="stretch")
+    ui.chart(charts.counts(counts, keys, title="MLP neurons per frequency", height=300), width="stretch")
     where = (f"{n_in_keys} of them on the key frequencies" if keys else "no key frequencies exist at this checkpoint to sit on")
     st.caption(f"{n_clustered} of {n_neurons} neurons have at least {cl.threshold:.0%} of their (centred) activation "
                "variance in the terms of one frequency: const, cos/sin(w_k x), cos/sin(w_k y) and their products; "
@@ -93,7 +94,7 @@ with st.expander("The numbers on a circle, in each frequency's plane of W_E"):
         df = pd.DataFrame([{"k": k, "a": circ[i, x, 0], "b": circ[i, x, 1], "x": x} for i, k in enumerate(ks) for x in range(p)])
         with st.container(horizontal=True, gap="small"):
             for k in ks:
-                st.altair_chart(charts.number_circle(df[df["k"] == k], size=120, columns=1, legend=False), width="content")
+                ui.chart(charts.number_circle(df[df["k"] == k], size=120, columns=1, legend=False), width="content")
         spread = qv.circle_roundness(a, ks)
         st.caption("Each dot is a number x (coloured by its value, red 0 … violet p−1), its embedding projected on the two directions "
                    "of W_E that carry cos(w_k x) and sin(w_k x). On a clean circle every number has the same radius; here the radii "
@@ -212,10 +213,10 @@ def one_neuron() -> None:
                       alt=f"2-D Fourier coefficients of neuron {neuron}")
         else:
             rows = nmod.spectrum_rows(p, list(ks) + [k])
-            st.altair_chart(charts.labelled_heatmap(C[rows][:, rows], [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
-                                                    x_title="basis function of y", y_title="basis function of x", color_title="coefficient",
-                                                    cell=max(12, min(26, 340 // len(rows))),
-                                                    title=f"2-D Fourier coefficients of neuron {neuron}"), width="content")
+            ui.cached_chart(charts.labelled_heatmap, C[rows][:, rows], [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
+                            x_title="basis function of y", y_title="basis function of x", color_title="coefficient",
+                            cell=max(12, min(26, 340 // len(rows))), title=f"2-D Fourier coefficients of neuron {neuron}",
+                            st_kwargs={"width": "content"})
         st.caption("Coefficient of (basis function of x) × (basis function of y) in the neuron's centred activation (orthonormal "
                    "basis: 'cos k' is cos(w_k ·)/√(p/2)). A clustered neuron lights up only the cells of its own frequency. "
                    "cos k(x)·cos k(y) and sin k(x)·sin k(y) with **opposite** signs make cos(w_k(x+y)) (stripes along x + y); "
@@ -233,8 +234,7 @@ def one_neuron() -> None:
     tl, tr = st.columns([3, 2])
     with tl:
         table = pd.DataFrame([{"term": t.name, "α": t.coef, f"at ({x},{y})": t.value, "α × value": t.contribution} for t in d.terms])
-        st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
-                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
+        st.table(table.assign(**{c: table[c].map("{:.4f}".format) for c in table.columns[1:]}), hide_index=True)
         st.markdown(f"mean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
                     f"actual activation (after ReLU) **{d.actual:.4f}**")
     with tr:
@@ -258,8 +258,8 @@ order = nmod.cluster_order(cl.freq, cl.frac, cl.clustered, ks)
 left, right = st.columns(2)
 with left:
     un = a.unembed_norms.numpy()  # [(p-1)/2]
-    st.altair_chart(charts.spectrum(un, keys, "norm in W_L", title="W_L over the output c: norm per frequency", height=300,
-                                    candidates=cands), width="stretch")
+    ui.cached_chart(charts.spectrum, un, keys, "norm in W_L", title="W_L over the output c: norm per frequency", height=300,
+                    candidates=cands, st_kwargs={"width": "stretch"})
     if ks:
         share = float((un[[k - 1 for k in ks]] ** 2).sum() / max((un ** 2).sum(), 1e-12))
         rest = [j for j in range(1, len(un) + 1) if j not in ks]
@@ -276,10 +276,11 @@ with right:
     M = WLn[order]  # [d_mlp, K] rows grouped by cluster
     cw, rh = max(2, 340 // M.shape[1]), max(1, min(6, 512 // M.shape[0]))
     img = np.repeat(np.repeat(grid_image(M, 1, 0, float(M.max()) or 1.0), rh, axis=0), cw, axis=1)
-    tips = [f"neuron #{order[r]} ({'cluster k = %d' % int(cl.freq[order[r]]) if bool(cl.clustered[order[r]]) else 'unclustered'}), "
-            f"k = {c + 1}: norm {M[r, c]:.3g}" for r in range(M.shape[0]) for c in range(M.shape[1])]
+    freq_of, in_cluster = cl.freq.tolist(), cl.clustered.tolist()  # plain lists: a tensor index per tooltip cost ~0.1 s
+    who = [f"neuron #{i} ({'cluster k = %d' % freq_of[i] if in_cluster[i] else 'unclustered'})" for i in order]
     st.markdown("**Each neuron's row of W_L, per frequency** <small>(dark purple 0 … yellow max)</small>", unsafe_allow_html=True)
-    grid.grid("wl_rows", img, M.shape[0], M.shape[1], values=tips, row=None, col=None, width=img.shape[1],
+    grid.grid("wl_rows", img, M.shape[0], M.shape[1], values=grid.compact(M), label="norm", row=None, col=None, width=img.shape[1],
+              row_names=who, col_names=[f"k = {c + 1}" for c in range(M.shape[1])],
               alt="norm of each neuron's row of W_L per frequency")
     st.caption("One row per neuron (top to bottom), frequency k = 1… across; grouped by cluster ("
                + (f"frequencies {', '.join(map(str, ks))} first, " if ks else "") +

@@ -47,9 +47,9 @@ def ask() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Top predictions**")
-        st.dataframe(pd.DataFrame(top), hide_index=True, width="stretch",
-                     column_config={"log-probability": st.column_config.NumberColumn(format="%.3g"),
-                                    "logit": st.column_config.NumberColumn(format="%.2f")})
+        shown = pd.DataFrame(top).assign(**{"log-probability": lambda d: d["log-probability"].map("{:.3g}".format),
+                                            "logit": lambda d: d["logit"].map("{:.2f}".format)})
+        st.table(shown, hide_index=True)  # a static table: ~free to redraw, where a dataframe grid costs a repaint per ask
         gap = top[0]["logit"] - top[1]["logit"] if len(top) > 1 else 0.0
         st.caption(f"The model's answer {pred} beats the runner-up {top[1]['answer'] if len(top) > 1 else '–'} by {gap:.2f} in logit "
                    f"(a factor e^{gap:.1f} ≈ {min(2.718281828 ** gap, 1e300):.3g} in probability); log-probabilities keep "
@@ -60,7 +60,7 @@ def ask() -> None:
             df = pd.concat([pd.DataFrame({"c": range(p), "value": v[i], "k": str(k)}) for i, k in enumerate(ks)])
             word = "key frequency" if verdict.has_clock else "candidate frequency (no clock yet)"
             st.markdown(f"**How each {word} votes**")
-            st.altair_chart(charts.votes(df, answer, total=total, model_answer=pred), width="stretch")
+            ui.templated_chart(charts.votes_template, *charts.votes_data(df, answer, total=total, model_answer=pred), st_kwargs={"width": "stretch"})
             peak = int(total.argmax())
             agree = "the true answer" if peak == answer else f"not the true answer {answer}"
             st.caption(f"Each thin line is the part of the model's logits for ({x}, {y}) on cos / sin(w_k(x+y)) over the output c; "
@@ -77,9 +77,10 @@ def ask() -> None:
         pts = pd.DataFrame(qv.clock_points(a, ks, x, y))
         legend = " · ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in charts.clock_legend().items())
         st.markdown(f"<small>{legend}</small>", unsafe_allow_html=True)
-        with st.container(horizontal=True, gap="small"):
+        with st.container(horizontal=True, gap="small"):  # one small chart per k: the row wraps on a narrow screen
             for k in ks:
-                st.altair_chart(charts.clock(pts[pts["k"] == k], size=130, title=f"k = {k}"), width="content")
+                ui.templated_chart(charts.clock_template, *charts.clock_data(pts[pts["k"] == k], size=130, title=f"k = {k}"),
+                                   st_kwargs={"width": "content"})
         gaps = qv.clock_agreement(a, ks, x, y)
         near = [k for k, d in gaps if d <= 180 / p * 2]
         rough = qv.circle_roundness(a, ks)
@@ -97,11 +98,11 @@ def ask() -> None:
 
     mode = st.radio("Colour the table by", ["right or wrong", "confidence in the right answer"], horizontal=True, key="query_table_mode")
     cell = cell_size(p)
-    preds = a.acts.logits.argmax(-1).numpy()  # [p*p] the model's answer to every pair
+    preds = a.predictions().numpy()  # [p*p] the model's answer to every pair
     if mode == "right or wrong":
         img = category_image(a.correct.numpy().astype(int), [palette.WRONG, palette.RIGHT], cell, highlight=(x, y))
         legend = (f"<span style='color:{palette.RIGHT}'>■</span> right · <span style='color:{palette.WRONG}'>■</span> wrong")
-        values, label = [int(c) for c in preds], "model says"
+        values, label = preds.astype("int32"), "model says"
     else:
         img = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis", highlight=(x, y))
         legend = "P(right answer): 0 dark purple … 1 yellow"

@@ -133,7 +133,7 @@ def controls() -> None:
 
 controls()
 with st.container(key=CHART_KEY):  # the container's class st-key-replay_chart is how the player finds the chart
-    st.altair_chart(chart_of(run), width="content")
+    ui.chart(chart_of(run), width="content")
 
 # ---------------------------------------------------------------- captions, from this run's data
 bounds = ", ".join(f"{p.name} from step {p.start:,}" for p in ph) or "no phases detected"
@@ -193,7 +193,7 @@ def side_by_side() -> None:
         with col:
             st.markdown(f"**{n}**: weight decay {r.config.wd:g}, p = {r.config.model.p}")
             with st.container(key=cmp_key(n)):
-                st.altair_chart(ch, width="content")
+                ui.chart(ch, width="content")
     st.caption("Same step, different runs (each at its frame nearest to the player's step): compare where each run is in "
                "its phases, how concentrated its embedding spectrum is and whether its numbers sit on circles."
                + "".join(f" **{n}** has no clock at its last step (weight decay {r.config.wd:g}): it memorises, so its spectrum "

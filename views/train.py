@@ -154,12 +154,12 @@ def panels(j: jobs.TrainingJob, rows: list) -> None:
     p = j.config.model.p
     left, right = st.columns(2)
     with left:
-        st.altair_chart(charts.curves(rv.rows_long(rows, rv.ACC_SERIES), "accuracy", log_y=False, height=220, title="Accuracy").properties(
+        ui.chart(charts.curves(rv.rows_long(rows, rv.ACC_SERIES), "accuracy", log_y=False, height=220, title="Accuracy").properties(
             autosize=FIT_X), width="stretch")
         st.caption(f"Test accuracy against the memorised train accuracy. Chance is 1/p = {1 / p:.1%}; grokking is the test "
                    "curve jumping long after the train curve reached 100 %.")
     with right:
-        st.altair_chart(charts.curves(rv.rows_long(rows, rv.LOSS_SERIES), "loss (log)", height=220, title="Loss").properties(autosize=FIT_X),
+        ui.chart(charts.curves(rv.rows_long(rows, rv.LOSS_SERIES), "loss (log)", height=220, title="Loss").properties(autosize=FIT_X),
                         width="stretch")
         st.caption("Train loss drops as the model memorises; the test loss rises, then falls if and when it generalises.")
     if fr is None:
@@ -169,18 +169,18 @@ def panels(j: jobs.TrainingJob, rows: list) -> None:
     st.markdown(f"**At step {fr.step:,}** (newest checkpoint) · {v.text}")
     a, b, c = st.columns(3)
     with a:
-        st.altair_chart(charts.spectrum(fr.embed_norms, v.key_freqs, "norm", title="Embedding spectrum", height=200, candidates=cands),
+        ui.chart(charts.spectrum(fr.embed_norms, v.key_freqs, "norm", title="Embedding spectrum", height=200, candidates=cands),
                         width="stretch")
         st.caption("Norm of the embedding along each frequency's cos / sin directions: spread while memorising, a few "
                    "tall bars once the clock forms.")
     with b:
         if len(fr.circle):
-            st.altair_chart(charts.number_circle(fr.circle, size=110, columns=3, legend=False).properties(
+            ui.chart(charts.number_circle(fr.circle, size=110, columns=3, legend=False).properties(
                 title="Numbers in the strongest frequencies' planes"), width="content")
         st.caption("Each number's embedding in the (cos k, sin k) plane of the strongest frequencies: a cloud at first, "
                    "a circle in order 0, 1, 2, ... (rainbow colour) once that frequency is used.")
     with c:
-        st.altair_chart(charts.counts(fr.counts, v.key_freqs, title="Neurons per frequency", height=200), width="stretch")
+        ui.chart(charts.counts(fr.counts, v.key_freqs, title="Neurons per frequency", height=200), width="stretch")
         st.caption(f"{fr.clustered} of {fr.neurons} MLP neurons are explained by one frequency "
                    "(at least half of their variance); the rest are unclustered.")
 

@@ -24,6 +24,8 @@ from grok import measures, runs
 from grok.config import ModelConfig, TrainConfig
 from grok.train import train
 
+from components.grid import unpack
+
 try:
     from clock import clock_model
 except ImportError:  # tests/ imported as a package
@@ -157,17 +159,18 @@ def test_every_page_renders_for_small_runs(page, run, path):
             assert (d["rows"], d["cols"]) == (p, p)
             assert outlined_cells(d) == {tuple(d["hl"])}, d["alt"]
             assert tuple(d["hl"]) == (1, 2)
-            assert len(d["values"]) == p * p
+            assert len(unpack(d)) == p * p
 
 
 def test_ask_on_p3_shows_one_cell_and_logits(page):
     at = page("views/query.py", run="r3", x="2", y="2")
     no_exception(at)
     assert metric(at, "2 + 2 mod 3") == "1"
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table.columns) == ["answer", "correct", "probability", "log-probability", "logit"]
-    assert len(table) == 3 and sorted(table["answer"]) == [0, 1, 2]
-    assert (table["log-probability"] <= 0).all() and table["log-probability"].is_monotonic_decreasing
+    assert len(table) == 3 and sorted(table["answer"].astype(int)) == [0, 1, 2]
+    lp = table["log-probability"].astype(float)
+    assert (lp <= 0).all() and lp.is_monotonic_decreasing
     d = grids(at)["the model's answers to all 3x3 pairs"]
     assert outlined_cells(d) == {(2, 2)}
 
@@ -273,7 +276,7 @@ def test_neurons_page_shows_the_models_activation(page, final):
     n = int(metric(at, "Neuron").lstrip("#"))
     d = next(v for k, v in grids(at).items() if k.startswith("activation of neuron"))
     assert d["alt"] == f"activation of neuron {n} over all pairs"
-    assert np.array(d["values"], dtype=float) == pytest.approx(acts.post[:, n].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
+    assert np.array(unpack(d), dtype=float) == pytest.approx(acts.post[:, n].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
 
 
 def test_choosing_another_neuron_changes_the_map(page, final):
@@ -285,7 +288,7 @@ def test_choosing_another_neuron_changes_the_map(page, final):
     no_exception(at)
     assert metric(at, "Neuron") == f"#{other}"
     d = next(v for k, v in grids(at).items() if k.startswith("activation of neuron"))
-    assert np.array(d["values"], dtype=float) == pytest.approx(acts.post[:, other].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
+    assert np.array(unpack(d), dtype=float) == pytest.approx(acts.post[:, other].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
 
 
 def test_bad_neuron_in_the_link_warns(page):
@@ -313,7 +316,7 @@ def test_removing_frequencies_changes_the_accuracy_and_the_grid(page, final):
     no_exception(at)
     assert at.query_params["freqs"] in (",".join(map(str, preset)), [",".join(map(str, preset))])
     d = grids(at)["ablation outcome of every pair"]
-    codes = np.array(d["values"])
+    codes = np.array(unpack(d))
     assert d["names"][1] == "broken"
     broken = int((codes == 1).sum())
     assert any(f"{broken:,} sums break" in c.value for c in at.caption)
