@@ -6,7 +6,7 @@ loss on the train / test split, the key frequencies, neuron clusters, restricted
 loss, Gini coefficients, weight norm, logit variance explained and the sparse probes, and the
 circuit measures of grok.circuit.measures_of: leak-free test accuracy, probes at the
 embedding / attention output / neurons with 1, 2, 4, 8 directions, neuron IPR and the pruning
-curve, clock-or-pizza metrics and the ideal-clock fit (keys: docs/readme-parts/circuit.md).
+curve, clock-or-pizza metrics and the ideal-clock fit (keys: the README, "JSON keys").
 With --replay (a run folder with replay.safetensors) it also runs the 2-direction probes at
 every weight step of the replay and says when each wave is first found (R^2 >= 0.9 for both
 cos and sin) beside when test accuracy first reaches 90 %.

@@ -6,7 +6,7 @@ optimiser step, g <- g + lambda * lowpass(g):
 - MA:  the mean of the last `window` gradients, applied only once the window is full
   (the paper's `warmup=True` default).
 With lambda = 2 a steady gradient is tripled: Grokfast acts like a (1 + lambda)-fold learning
-rate along the slow directions (before Adam's normalisation; see docs/readme-parts/numerics.md).
+rate along the slow directions (before Adam's normalisation; see the README, "Numerics").
 
 State is a dict of tensors so that it goes into state.safetensors verbatim and a resumed run
 is bit-identical: EMA keeps h per parameter; MA keeps a ring buffer [window, *shape] per

@@ -12,7 +12,7 @@ Rule (deterministic, on the logged eval rows in step order):
    least RISE_FACTOR (10) times above its post-convergence floor, the converged phase ends at
    that floor (the lowest test loss between t_conv and the top of the rise) and this phase
    runs to the end; its `note` gives the factor. The canonical run's test loss climbs ~400-fold
-   after step 10,000 while accuracy stays 100 % (docs/readme-parts/numerics.md explains why);
+   after step 10,000 while accuracy stays 100 % (the README, "Numerics", explains why);
    calling that "converged" without saying so would mislead.
 A run whose test accuracy never reaches 99 % did not grok: it gets memorisation and then
 "no generalisation" up to its last step (no clean-up, no convergence).

@@ -292,3 +292,18 @@ def test_metrics_rows_carry_the_progress_measures(tiny_run):
     # step 0 is the init: loss near log(p) for both splits
     assert abs(rows[0]["train_loss"] - math.log(23)) < 1.0
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_training_flushes_float32_denormals_and_restores_the_flag():
+    """Inside the trainer a denormal float32 (1e-40) computes as 0 (no slow microcode path late
+    in a run); outside, it is kept again."""
+    from grok.train import flushed_denormals
+    x = torch.tensor([1e-40], dtype=torch.float32)
+    assert (x * 1.0).item() != 0.0
+    with flushed_denormals(torch.device("cpu")):
+        if (x * 1.0).item() != 0.0:
+            pytest.skip("this CPU cannot flush denormals")
+        inside = (x * 1.0).item()
+    assert inside == 0.0 and (x * 1.0).item() != 0.0
+    with flushed_denormals(torch.device("meta")):  # not a CPU: nothing changes
+        assert (x * 1.0).item() != 0.0

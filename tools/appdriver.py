@@ -566,13 +566,16 @@ def move_step(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) -> str
     return shared_step_text(page)
 
 
-def step_move_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
-    """On any page: one keyboard step of the sidebar's shared step, timed by the main area's
-    repaint. A key press that lands while a rerun redraws the slider can be lost: if the slider's
-    own value has not moved within 5 s the key is pressed again (at most 3 times); the time is
-    that of the press that moved it."""
+def step_move_timed(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On any page: one keyboard step of the sidebar's shared step (`key` "ArrowRight" or
+    "ArrowLeft"; default right, left at the end), timed by the main area's repaint. A key press
+    that lands while a rerun redraws the slider can be lost: if the slider's own value has not
+    moved within 5 s the key is pressed again (at most 3 times); the time is that of the press
+    that moved it."""
     s = step_slider(page)
-    key = "ArrowLeft" if s.input_value() == s.get_attribute("max") else "ArrowRight"
+    at_max, at_min = s.input_value() == s.get_attribute("max"), s.input_value() == s.get_attribute("min")
+    if key is None or (key == "ArrowRight" and at_max) or (key == "ArrowLeft" and at_min):
+        key = "ArrowLeft" if at_max else "ArrowRight"
     was = s.get_attribute("aria-valuetext")
 
     def act():

@@ -153,7 +153,8 @@ def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs
                 toggle = drv.FrequencyToggle()
                 repeat("ablation", "ablations", lambda: drv.toggle_timed(page, toggle), warmups=2)  # both states cached
                 repeat("neuron", "neurons", lambda: drv.neuron_pick_timed(page), warmups=2)
-                repeat("step", "ask", lambda: drv.step_move_timed(page), warmups=2)  # two steps, both analyses cached
+                moves = iter(range(10**6))  # right, left, right...: two steps, both analyses cached (the warm cache)
+                repeat("step", "ask", lambda: drv.step_move_timed(page, key="ArrowRight" if next(moves) % 2 == 0 else "ArrowLeft"), warmups=2)
 
                 out["replay"] = None
                 if "replay" in only:

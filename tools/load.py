@@ -58,9 +58,13 @@ def _ask(page, state: dict) -> float:
 
 
 def _ask_and_step(page, state: dict) -> float:
-    """On Ask: a question, then a move of the shared step (recorded as the "step" interaction)."""
+    """On Ask: a question, then a move of the shared step (recorded as the "step" interaction),
+    forward on one pass and back on the next, so every pass visits the same checkpoints and RSS
+    growth over passes measures what leaks, not the bounded caches filling with new steps."""
     t = _ask(page, state)
-    state.setdefault("extra", []).append(("step", drv.step_move_timed(page, timeout_ms=STEP_TIMEOUT_MS).settled_s))
+    key = "ArrowRight" if state.get("step_moves", 0) % 2 == 0 else "ArrowLeft"
+    state["step_moves"] = state.get("step_moves", 0) + 1
+    state.setdefault("extra", []).append(("step", drv.step_move_timed(page, key=key, timeout_ms=STEP_TIMEOUT_MS).settled_s))
     return t
 
 

@@ -47,7 +47,7 @@ def ask() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Top predictions**")
-        shown = pd.DataFrame(top).assign(**{"log-probability": lambda d: d["log-probability"].map("{:.3g}".format),
+        shown = pd.DataFrame(top).assign(**{"log-probability": lambda d: (d["log-probability"] + 0.0).map("{:.3g}".format),  # + 0.0: no "-0"
                                             "logit": lambda d: d["logit"].map("{:.2f}".format)})
         st.table(shown, hide_index=True)  # a static table: ~free to redraw, where a dataframe grid costs a repaint per ask
         gap = top[0]["logit"] - top[1]["logit"] if len(top) > 1 else 0.0

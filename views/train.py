@@ -14,11 +14,10 @@ from grok import charts, jobs, live, presets
 from grok import replay_views as rv
 from grok.config import ConfigError, ModelConfig, TrainConfig
 
-# measured with `python -m grok.train --preset watch --seed S` (docs/readme-parts/training.md has the table)
+# measured with `python -m grok.train --preset watch --seed S` (the README, "Presets", has the table)
 WATCH_MEASURED = ("Measured on this project's 2-core machine over seeds 0, 1 and 2: it grokked on all three, train accuracy "
-                  "100 % from step 75 while test accuracy stalled at 43–50 %, then 100 % test accuracy at steps 1,000, 550 "
-                  "and 1,225, after 234, 21 and 156 s of training (one torch thread, the machine shared with other jobs: "
-                  "load average 12–17; expect well under a minute on a quiet one).")
+                  "100 % from step 75 while test accuracy stood at 43–50 %, then 100 % test accuracy at steps 975, 550 "
+                  "and 1,025, after 12.8, 12.3 and 13.6 s of training (2 torch threads, the machine otherwise idle).")
 LIM = jobs.limits()
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")  # the height is the plot's, legends and axes come on top
 WATCH = presets.get("watch").settings

@@ -1,0 +1,81 @@
+"""The app's chart path (ui_vega) draws what st.altair_chart would: the same Vega-Lite spec
+without the validation, templates plus data equal to the whole chart, and a cache that keys on
+the arguments' contents."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import ui_vega
+from grok import charts
+
+
+def _inline(spec: dict) -> dict:
+    """spec with its DataFrame datasets as records, for comparing with Altair's own to_dict."""
+    out = dict(spec)
+    out["datasets"] = {n: (d.to_dict("records") if isinstance(d, pd.DataFrame) else d) for n, d in spec.get("datasets", {}).items()}
+    return out
+
+
+def _votes_df(p=13, ks=(2, 5)):
+    g = np.random.default_rng(0)
+    return pd.concat([pd.DataFrame({"c": range(p), "value": g.normal(size=p), "k": str(k)}) for k in ks])
+
+
+def _clock_df(k=5):
+    return pd.DataFrame({"k": k, "point": ["x", "y", "angles of x and y added", "model's answer"], "value": ["3", "4", "", "7"],
+                         "cos": [1.0, 0.0, -0.5, 0.2], "sin": [0.0, 1.0, 0.3, -1.6], "degrees": [0.0, 90.0, 150.0, 280.0]})
+
+
+def test_to_spec_is_altairs_spec_with_the_data_moved_to_named_datasets():
+    chart = charts.spectrum(np.arange(1.0, 7.0), [2, 5], "norm", title="t", selected=[2], select="bar")
+    ref = chart.to_dict()  # validated, data inline under hashed names
+    spec = ui_vega.to_spec(chart)
+    assert list(spec["datasets"]) == ["data-0"] and isinstance(spec["datasets"]["data-0"], pd.DataFrame)
+    (ref_name, ref_rows), = ref["datasets"].items()
+    assert spec["datasets"]["data-0"].to_dict("records") == ref_rows
+    assert spec["data"] == {"name": "data-0"} and ref["data"] == {"name": ref_name}
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("datasets", "data", "config", "$schema")}  # noqa: E731
+    assert strip(spec) == strip(ref)
+
+
+def test_templates_with_their_data_are_the_whole_charts():
+    df = _votes_df()
+    args, data = charts.votes_data(df, 4, total=df.groupby("c")["value"].sum().to_numpy(), model_answer=9)
+    whole = charts.votes(df, 4, total=df.groupby("c")["value"].sum().to_numpy(), model_answer=9).to_dict()  # validates
+    spec = ui_vega.cached_spec(charts.votes_template, *args)
+    spec["datasets"] = {**spec.get("datasets", {}), **data}
+    assert {k for k in whole["datasets"]} == set(spec["datasets"]) == {"votes", "total", "marks"}
+    got = _inline(spec)
+    for name in ("votes", "total", "marks"):
+        assert got["datasets"][name] == whole["datasets"][name]
+    assert [d["c"] for d in got["datasets"]["marks"]] == [4, 9]  # true answer and the model's other answer
+    clock = charts.clock(_clock_df(), 120, "k = 5").to_dict()
+    (size, title, m), cdata = charts.clock_data(_clock_df(), 120, "k = 5")
+    assert (size, title) == (120, "k = 5") and m == 1.85  # 1.6 * 1.15 = 1.84, rounded up to 0.05
+    assert clock["layer"][0]["data"]["values"][0] == {"cos": 1.0, "sin": 0.0, "order": 0}  # the ring travels in the spec
+    assert list(cdata) == ["points"] and cdata["points"].equals(_clock_df())
+
+
+def test_cached_spec_keys_on_contents_not_identity():
+    calls = []
+
+    def builder(values, keys, title=""):
+        calls.append(1)
+        return charts.spectrum(values, keys, "v", title=title)
+
+    a = ui_vega.cached_spec(builder, np.arange(1.0, 6.0), [1], title="x")
+    b = ui_vega.cached_spec(builder, np.arange(1.0, 6.0), [1], title="x")  # equal contents, new objects
+    assert len(calls) == 1 and a == b and a is not b  # a shallow copy each time: Streamlit pops keys from it
+    ui_vega.cached_spec(builder, np.arange(1.0, 6.0) * 2, [1], title="x")
+    ui_vega.cached_spec(builder, np.arange(1.0, 6.0), [2], title="x")
+    ui_vega.cached_spec(builder, np.arange(1.0, 6.0), [1], title="y")
+    assert len(calls) == 4
+    assert ui_vega.key_of(builder, (pd.DataFrame({"a": [1, 2]}),), {}) != ui_vega.key_of(builder, (pd.DataFrame({"a": [1, 3]}),), {})
+
+
+def test_altairs_from_dict_is_patched_and_still_builds_the_same_channels():
+    import altair as alt
+    assert ui_vega.FROM_DICT_CACHED
+    enc = alt.Chart(pd.DataFrame({"a": [1]})).mark_point().encode(x="a:Q", tooltip=["a:Q"]).to_dict()["encoding"]
+    assert enc["x"] == {"field": "a", "type": "quantitative"} and enc["tooltip"] == [{"field": "a", "type": "quantitative"}]
