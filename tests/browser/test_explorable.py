@@ -105,7 +105,8 @@ def test_clicking_a_cell_of_the_ask_table_selects_that_pair(open_page):
     r, c = min(20, rows - 1), min(30, rows - 1)
     grid.hover(position={"x": (c + 0.5) * box["width"] / rows, "y": (r + 0.5) * box["height"] / rows})
     tip = grid.locator(".grid-tip")
-    assert tip.is_visible() and tip.inner_text().startswith(f"x = {r}, y = {c}: model says "), tip.inner_text()
+    m = re.fullmatch(rf"x = {r}, y = {c}: model says (\d+)", tip.inner_text().strip())
+    assert tip.is_visible() and m, tip.inner_text()  # decoded in the browser from the packed answers
     grid.click(position={"x": (c + 0.5) * box["width"] / rows, "y": (r + 0.5) * box["height"] / rows})
     page.wait_for_function("""([r, c]) => { const i = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stNumberInput'] input")];
         const a = document.querySelector("[data-testid='stApp']");
@@ -114,6 +115,8 @@ def test_clicking_a_cell_of_the_ask_table_selects_that_pair(open_page):
     assert _inputs(page) == (r, c)
     label = page.locator(f"{drv.MAIN} [data-testid='stMetricLabel']").first.inner_text()
     assert label.startswith(f"{r} + {c} mod"), label
+    says = page.locator(f"{drv.MAIN} [data-testid='stMetric']").filter(has_text="Model says").locator("[data-testid='stMetricValue']").inner_text()
+    assert says.strip() == m.group(1)  # the tooltip's answer is the one the page then reports
     assert grid.get_attribute("data-hl") == f"{r},{c}"  # the outline moved to the clicked cell
     assert not drv.exceptions(page)
 
