@@ -223,14 +223,16 @@ def one_neuron() -> None:
                    "equal signs would make cos(w_k(x−y)). The compact view shows the constant and the key frequencies only; "
                    "the toggle shows every coefficient (hover for the basis names).")
 
-    st.markdown(f"**The identity at x = {x}, y = {y}, with this neuron's numbers** (k = {k}, w = 2π·{k}/{p})")
     s = (x + y) % p
-    # inline formulas in a paragraph: they wrap between formulas on a phone instead of running off the screen
-    st.markdown("$\\cos(wx) = %.3f$, $\\cos(wy) = %.3f$, $\\sin(wx) = %.3f$, $\\sin(wy) = %.3f$" % (d.cos_x, d.cos_y, d.sin_x, d.sin_y))
-    st.markdown("$\\cos(wx)\\cos(wy) - \\sin(wx)\\sin(wy)$ $= %.3f$ $= \\cos(w \\cdot %d)$, since $%d = (%d + %d) \\bmod %d$"
-                % (d.cos_x * d.cos_y - d.sin_x * d.sin_y, s, s, x, y, p))
-    st.markdown("activation $\\approx %.3f$ $%+.3f\\cos(w(x{+}y))$ $%+.3f\\sin(w(x{+}y))$ $%+.3f\\cos(w(x{-}y))$ $%+.3f\\sin(w(x{-}y))$ "
-                "$+$ single waves of $x$ and of $y$" % (d.mean, d.sum_cos, d.sum_sin, d.diff_cos, d.diff_sin))
+    # one element (each element a fragment redraws costs the browser ~2.5 ms); inline formulas in
+    # paragraphs: they wrap between formulas on a phone instead of running off the screen
+    st.markdown(
+        f"**The identity at x = {x}, y = {y}, with this neuron's numbers** (k = {k}, w = 2π·{k}/{p})\n\n"
+        + "$\\cos(wx) = %.3f$, $\\cos(wy) = %.3f$, $\\sin(wx) = %.3f$, $\\sin(wy) = %.3f$\n\n" % (d.cos_x, d.cos_y, d.sin_x, d.sin_y)
+        + "$\\cos(wx)\\cos(wy) - \\sin(wx)\\sin(wy)$ $= %.3f$ $= \\cos(w \\cdot %d)$, since $%d = (%d + %d) \\bmod %d$\n\n"
+        % (d.cos_x * d.cos_y - d.sin_x * d.sin_y, s, s, x, y, p)
+        + "activation $\\approx %.3f$ $%+.3f\\cos(w(x{+}y))$ $%+.3f\\sin(w(x{+}y))$ $%+.3f\\cos(w(x{-}y))$ $%+.3f\\sin(w(x{-}y))$ "
+        "$+$ single waves of $x$ and of $y$" % (d.mean, d.sum_cos, d.sum_sin, d.diff_cos, d.diff_sin))
     tl, tr = st.columns([3, 2])
     with tl:
         table = pd.DataFrame([{"term": t.name, "α": t.coef, f"at ({x},{y})": t.value, "α × value": t.contribution} for t in d.terms])

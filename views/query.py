@@ -72,11 +72,11 @@ def ask() -> None:
             st.caption("Nothing to show: no set of frequencies carries this checkpoint's logits (see above), so its answer "
                        "is not a sum of waves. Compare the final checkpoint of a run with weight decay.")
 
-    st.markdown("**The clock, as the model's own embedding draws it**")
+    heading = "**The clock, as the model's own embedding draws it**"
     if ks:
         pts = pd.DataFrame(qv.clock_points(a, ks, x, y))
         legend = " · ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in charts.clock_legend().items())
-        st.markdown(f"<small>{legend}</small>", unsafe_allow_html=True)
+        st.markdown(f"{heading}\n\n<small>{legend}</small>", unsafe_allow_html=True)  # one element, not two
         with st.container(horizontal=True, gap="small"):  # one small chart per k: the row wraps on a narrow screen
             for k in ks:
                 ui.templated_chart(charts.clock_template, *charts.clock_data(pts[pts["k"] == k], size=130, title=f"k = {k}"),
@@ -93,6 +93,7 @@ def ask() -> None:
             f"; the numbers' radii vary by {min(r for _, r in rough):.0%}–{max(r for _, r in rough):.0%} around their mean "
             "(0 % is a perfect circle). The model turns the added angle into an answer with cos(a)cos(b) − sin(a)sin(b) = cos(a + b).")
     else:
+        st.markdown(heading)
         st.caption("No clock is drawn: this checkpoint's numbers do not lie on circles that the logits use. The model answers "
                    "from memory; a run with weight decay builds its clock later (see Home).")
 
