@@ -42,6 +42,7 @@ REPLAY_PAGE = "replay"  # url_path of the page whose in-browser player is the st
 chart = ui_vega.chart  # st.altair_chart without the per-rerun schema validation
 cached_chart = ui_vega.cached  # ... and without rebuilding a chart whose inputs were drawn before
 templated_chart = ui_vega.templated  # ... or whose structure was, given its new data
+vega_spec = ui_vega.to_spec  # the unvalidated spec itself, for a page that caches it (Replay)
 
 
 def user_runs_dir() -> Path:
@@ -487,8 +488,6 @@ def training_status() -> None:
 
     with st.sidebar:
         _status()
-
-
 
 
 def on_phone() -> bool:

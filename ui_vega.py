@@ -80,8 +80,8 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
             return {"name": names[id(data)]}
         return data
 
-    alt.data_transformers.register(_TRANSFORMER, named)
-    with _LOCK:
+    with _LOCK:  # registering is global too: another thread's `named` must not collect this chart's data
+        alt.data_transformers.register(_TRANSFORMER, named)
         theme = alt.theme.enable("none") if alt.theme.active == "default" else None
         try:
             with alt.data_transformers.enable(_TRANSFORMER):
@@ -143,7 +143,7 @@ def cached_spec(builder: Callable[..., alt.TopLevelMixin], *args, **kwargs) -> d
             _SPECS[key] = spec
             while len(_SPECS) > _SPECS_MAX:
                 _SPECS.popitem(last=False)
-    return {**spec}  # Streamlit pops "datasets" from the dict it is given: hand it a shallow copy
+    return {**spec}  # a shallow copy: templated() sets its own datasets on it
 
 
 def cached(builder: Callable[..., alt.TopLevelMixin], *args, st_kwargs: dict | None = None, **kwargs):

@@ -120,7 +120,7 @@ def direct_logits(model: Transformer, pattern: torch.Tensor) -> torch.Tensor:
     p, H = cfg.p, cfg.n_heads
     numbers, const, _, _ = model.fast_tables()
     tok = torch.arange(p, device=pattern.device)
-    idx = table_rows(tok.repeat_interleave(p), tok.repeat(p), p, H)[:, :, :2]  # [p*p, H, 2]
+    idx = table_rows(tok.repeat_interleave(p), tok.repeat(p), p, H)  # [p*p, H, 2]
     w = pattern[:, :, :2].reshape(p * p, -1)  # the "=" weight is folded into the rows (fast_tables)
     bag = F.embedding_bag(idx.reshape(p * p, -1), numbers[:, cfg.d_mlp:].contiguous(), per_sample_weights=w, mode="sum")
     return bag + const[cfg.d_mlp:]

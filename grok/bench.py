@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from . import compiled, measures
+from . import compiled, measures, stablemax
 from .config import ModelConfig, TrainConfig
 from .fastbag import make_plan
 from .data import Dataset, make_dataset
@@ -46,14 +46,9 @@ def make_opt(model: Transformer, cfg: TrainConfig, fused: bool = False) -> torch
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, betas=(cfg.beta1, cfg.beta2), **kw)
 
 
-def reference_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The loss of Nanda et al.'s code: mean cross-entropy from a float64 log-softmax."""
-    return -logits.double().log_softmax(-1).gather(-1, labels[:, None]).mean()
-
-
 def plain_step(model: Transformer, opt: torch.optim.Optimizer, tokens: torch.Tensor, labels: torch.Tensor) -> float:
     """Reference: tokens [B, 3] through every position (TransformerLens' way), loss on the last."""
-    loss = reference_loss(model(tokens)[:, -1], labels)  # model(tokens): [B, 3, p]
+    loss = stablemax.float64_xent(model(tokens)[:, -1], labels)  # model(tokens): [B, 3, p]; the paper's loss
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

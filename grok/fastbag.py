@@ -11,12 +11,11 @@ and the backward becomes two more gathers:
 Both are sums in a fixed order, so the result is deterministic and resume stays bit-identical.
 
 Only the two number positions are bags: the "=" position's weight is 1 - w0 - w1 (softmax),
-so the model folds its row into the number rows and a constant (see Transformer.fast_forward),
+so the model folds its row into the number rows and a constant (see Transformer.fast_tables),
 which spares three rank-H matmuls a step that BLAS runs slowly at these shapes.
 
 Layout: token-major, row t H + h for token t of head h: x at t = x (position 0), y at t = p + y
-(position 1); `table_rows` also gives the "=" rows, t = 2p, of the full (2p + 1) H table.
-Shapes: B samples, H heads, R = 2 p H number rows, D = d_mlp + p.
+(position 1). Shapes: B samples, H heads, R = 2 p H number rows, D = d_mlp + p.
 """
 from __future__ import annotations
 
@@ -45,15 +44,15 @@ class BagPlan:
 
 
 def table_rows(x: torch.Tensor, y: torch.Tensor, p: int, heads: int) -> torch.Tensor:
-    """x, y [B] long -> [B, H, 3] the row of the (2p + 1) H table each (sample, head, position) reads."""
+    """x, y [B] long -> [B, H, 2] the number row each (sample, head, number position) reads."""
     h = torch.arange(heads, device=x.device)  # [H]
-    return torch.stack([x[:, None] * heads + h, (p + y[:, None]) * heads + h, (2 * p * heads + h).expand(x.shape[0], heads)], dim=2)
+    return torch.stack([x[:, None] * heads + h, (p + y[:, None]) * heads + h], dim=2)
 
 
 def make_plan(x: torch.Tensor, y: torch.Tensor, p: int, heads: int) -> BagPlan:
     """x, y [B] long -> the plan for `bag`."""
     B, H = x.shape[0], heads
-    idx = table_rows(x, y, p, H)[:, :, :2].reshape(-1)  # [B*H*2]
+    idx = table_rows(x, y, p, H).reshape(-1)  # [B*H*2]
     k = 2 * H
     offsets = torch.arange(0, B * k, k, device=x.device)
     offset2bag = torch.arange(B, device=x.device).repeat_interleave(k)

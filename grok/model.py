@@ -13,9 +13,10 @@ Two forward paths compute the same logits:
   Keys, values and scores of positions 0 and 1 depend only on x (resp. y), so they are
   tables of p rows. The MLP input at the last position is then
       c @ W_in + b_in + b_O @ W_in + sum_h sum_j a_hj * (OV_j[tok_j, h] @ W_in)
-  a weighted sum of rows of a [H * (2p+1), d_mlp] table, one `embedding_bag` with
-  per-sample weights (the attention pattern). The direct path resid_mid @ W_U is folded
-  into the same table, and the MLP output goes straight to logits through W_L = W_out @ W_U.
+  and since the "=" weight a_h2 is 1 - a_h0 - a_h1, a constant plus a weighted sum of rows of a
+  [2pH, d_mlp] table of number rows (each less its head's "=" row), one `embedding_bag` with
+  per-sample weights (the attention pattern; see fast_tables). The direct path resid_mid @ W_U
+  is folded into the same table, and the MLP output goes straight to logits through W_L = W_out @ W_U.
   Only relu(pre) @ W_L costs O(batch * d_mlp * p).
 """
 from __future__ import annotations

@@ -27,7 +27,7 @@ class SnapshotAnalysis:
     metrics: dict  # loss / accuracy on train, test, all; restricted / excluded loss; Gini; weight norm
     probs_correct: torch.Tensor  # [p, p] probability the model gives the right answer
     correct: torch.Tensor  # [p, p] bool
-    _projections: dict = field(default_factory=dict, repr=False, compare=False)  # memo: k -> [2, p] (vote_projections), predictions
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-checkpoint results: predictions, k -> vote_projection
 
     @property
     def p(self) -> int:
@@ -35,18 +35,18 @@ class SnapshotAnalysis:
 
     def predictions(self) -> torch.Tensor:
         """[p*p] the model's answer to every pair (computed once per checkpoint)."""
-        if "argmax" not in self._projections:
-            self._projections["argmax"] = self.acts.logits.argmax(-1)
-        return self._projections["argmax"]
+        if "predictions" not in self._memo:
+            self._memo["predictions"] = self.acts.logits.argmax(-1)
+        return self._memo["predictions"]
 
     def vote_projections(self, ks) -> torch.Tensor:
         """[len(ks), 2, p] float64: the grid logits projected on cos / sin(w_k (x + y)), per k.
         They depend on the checkpoint only, so a query (x, y) is one small product each (and
         the Ask page does not redo a [p*p, p] float64 product per frequency per click)."""
         for k in ks:
-            if k not in self._projections:
-                self._projections[k] = vote_projection(self.acts.logits, k)
-        return torch.stack([self._projections[k] for k in ks]) if ks else torch.zeros(0, 2, self.p, dtype=torch.float64)
+            if k not in self._memo:
+                self._memo[k] = vote_projection(self.acts.logits, k)
+        return torch.stack([self._memo[k] for k in ks]) if ks else torch.zeros(0, 2, self.p, dtype=torch.float64)
 
 
 @torch.no_grad()

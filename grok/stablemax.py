@@ -73,10 +73,15 @@ class _ExactSoftmaxXent(torch.autograd.Function):
         return grad.mul_((g / e.shape[0]).to(grad.dtype)), None
 
 
+def float64_xent(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy from a float64 log-softmax (the loss of Nanda et al.'s code)."""
+    return -logits.double().log_softmax(-1).gather(-1, labels[:, None]).mean()
+
+
 def softmax_xent(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean softmax cross-entropy, exact however small (see _ExactSoftmaxXent); a float64 scalar."""
     if logits.dtype != torch.float32:
-        return -logits.double().log_softmax(-1).gather(-1, labels[:, None]).mean()
+        return float64_xent(logits, labels)
     return _ExactSoftmaxXent.apply(logits, labels)
 
 

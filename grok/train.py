@@ -156,14 +156,14 @@ def train(
     run keeps the mode it was started in, so its steps stay bit-identical.
     On a CPU, float32 denormals are flushed to zero while it runs (see flushed_denormals).
     """
-    with flushed_denormals(pick_device(device)):
-        return _train(cfg, out, device, resume, progress, on_eval, should_stop, max_seconds, compile)
+    dev = pick_device(device)
+    with flushed_denormals(dev):
+        return _train(cfg, out, dev, resume, progress, on_eval, should_stop, max_seconds, compile)
 
 
-def _train(cfg: TrainConfig, out: str | Path, device: str, resume: bool, progress: bool, on_eval, should_stop,
+def _train(cfg: TrainConfig, out: str | Path, dev: torch.device, resume: bool, progress: bool, on_eval, should_stop,
            max_seconds: float | None, compile: str) -> dict:
     out = Path(out)
-    dev = pick_device(device)
     if resume:  # the run's own recipe wins; only the step budget may be changed
         cfg = replace(ckpt.load_config(out), steps=cfg.steps)
     elif (out / ckpt.STATE_FILE).exists() or (out / ckpt.CONFIG_FILE).exists():

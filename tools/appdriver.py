@@ -496,11 +496,9 @@ def timed(page, act, timeout_ms: int = TIMEOUT_MS) -> Timing:
     return Timing((T["change"] - T["evt"]) / 1000, (T["settled"] - T["evt"]) / 1000)
 
 
-def _commit_number(box, value: int):
+def _commit_number(box, value: int) -> None:
     box.fill(str(value))
-    t0 = time.perf_counter()
     box.press("Enter")
-    return t0
 
 
 def ask_timed(page, x: int, timeout_ms: int = TIMEOUT_MS) -> Timing:
@@ -518,13 +516,18 @@ def neuron_input(page):
     return page.locator(f"{MAIN} [data-testid='stNumberInput']").filter(has_text="Neuron").locator("input").first
 
 
-def neuron_pick_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
-    """On /neurons: pick the next neuron (or the previous one at the end) by its number input."""
-    box = neuron_input(page)
+def bump_timed(page, box, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """Commit the next value of the number input `box` (the previous one at its max), timed by
+    the main area's repaint."""
     v = int(float(box.input_value()))
     hi = box.get_attribute("max")
     new = v - 1 if hi and v + 1 > float(hi) else v + 1
     return timed(page, lambda: _commit_number(box, new), timeout_ms)
+
+
+def neuron_pick_timed(page, timeout_ms: int = TIMEOUT_MS) -> Timing:
+    """On /neurons: pick the next neuron (or the previous one at the end) by its number input."""
+    return bump_timed(page, neuron_input(page), timeout_ms)
 
 
 STEP_SLIDER = "[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']"
@@ -578,19 +581,17 @@ def step_move_timed(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) 
         key = "ArrowLeft" if at_max else "ArrowRight"
     was = s.get_attribute("aria-valuetext")
 
-    def act():
+    def act() -> None:
         for attempt in range(3):
             s.focus()
-            t0 = time.perf_counter()
             s.press(key)
             try:
                 page.wait_for_function("([sel, was]) => { const e = document.querySelector(sel); return !!e && e.getAttribute('aria-valuetext') !== was; }",
                                        arg=[STEP_SLIDER, was], timeout=5_000 if attempt < 2 else timeout_ms, polling="raf")
-                return t0
+                return
             except Exception as e:  # playwright's TimeoutError; the last attempt re-raises
                 if attempt == 2 or "Timeout" not in type(e).__name__:
                     raise
-        return t0
     return timed(page, act, timeout_ms)
 
 

@@ -77,17 +77,7 @@ def _neuron(page, state: dict) -> float:
 
 
 def _bump(page, state: dict) -> float:
-    box = drv.number_inputs(page).first
-    v = int(float(box.input_value()))
-    hi = box.get_attribute("max")
-    new = v - 1 if hi and v + 1 > float(hi) else v + 1
-
-    def act() -> float:
-        box.fill(str(new))
-        t0 = time.perf_counter()
-        box.press("Enter")
-        return t0
-    return drv.timed(page, act, timeout_ms=STEP_TIMEOUT_MS).settled_s
+    return drv.bump_timed(page, drv.number_inputs(page).first, timeout_ms=STEP_TIMEOUT_MS).settled_s
 
 
 def app_scenario(target: drv.Target) -> Scenario:

@@ -1,7 +1,6 @@
 """Frequency ablations: remove (or keep only) Fourier frequencies at the embedding, the neurons or
 the logits, and see which sums break; restricted / excluded loss of this checkpoint. Click a bar
 of the per-frequency chart to toggle it in the set; click a cell of the grid to ask about it."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -121,7 +120,7 @@ def ablation_view() -> None:
         legend = " · ".join(f"<span style='color:{palette.OUTCOMES[n]}'>■</span> {n}" for n in names)
         st.markdown(f"**Which sums break: all {p}×{p} pairs** <small>({legend}; click a cell to pick it)</small>", unsafe_allow_html=True)
         grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], cell, highlight=(x, y)), p, p,
-                  values=codes.ravel().astype(np.int32), names=names, highlight=(x, y), width=p * cell,
+                  values=codes.ravel(), names=names, highlight=(x, y), width=p * cell,
                   alt="ablation outcome of every pair", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="ablations_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")

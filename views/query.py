@@ -103,7 +103,7 @@ def ask() -> None:
     if mode == "right or wrong":
         img = category_image(a.correct.numpy().astype(int), [palette.WRONG, palette.RIGHT], cell, highlight=(x, y))
         legend = (f"<span style='color:{palette.RIGHT}'>■</span> right · <span style='color:{palette.WRONG}'>■</span> wrong")
-        values, label = preds.astype("int32"), "model says"
+        values, label = preds, "model says"
     else:
         img = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis", highlight=(x, y))
         legend = "P(right answer): 0 dark purple … 1 yellow"
