@@ -70,7 +70,7 @@ class TrainConfig:
     stop_after_grokked: int = -1  # -1 = never stop early
     # numerics (issue 13; defaults = the recipe every older run used, so old config.json load)
     loss: str = "softmax"  # "softmax" | "stablemax" (Prieto et al. 2025), see grok/stablemax.py
-    softmax_precision: int = 64  # dtype of the loss: 64 (default) or 32 (where softmax collapses)
+    softmax_precision: int = 64  # loss precision: 64 (default, at least float64's: stablemax.softmax_xent) or 32 (where softmax collapses)
     orthograd: bool = False  # perpendicular gradient per tensor, see grok/orthograd.py
     grokfast_window: int = 0  # > 0 = Grokfast-MA over this many past gradients (uses grokfast_lambda)
     adam_eps: float = 1e-8

@@ -296,7 +296,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--grokfast-lambda", type=float, default=d.grokfast_lambda, help="Grokfast-EMA amplification, e.g. 2.0 (default 0 = off)")
     ap.add_argument("--grokfast-window", type=int, default=d.grokfast_window, metavar="N", help="Grokfast-MA: add --grokfast-lambda x the mean of the last N gradients (default 0 = off; the paper uses 100 with lambda 5)")
     ap.add_argument("--loss", choices=["softmax", "stablemax"], default=d.loss, help="cross-entropy over softmax (default) or StableMax (Prieto et al. 2025)")
-    ap.add_argument("--softmax-precision", type=int, choices=[32, 64], default=d.softmax_precision, help="dtype of the loss: 64 (default) or 32, where the softmax collapses")
+    ap.add_argument("--softmax-precision", type=int, choices=[32, 64], default=d.softmax_precision, help="precision of the loss: 64 (default: at least float64's, exact in float32) or 32, a plain float32 log-softmax where the softmax collapses")
     ap.add_argument("--orthograd", action="store_true", help="perpendicular gradient: remove each tensor's gradient component along its weights, keep the norm")
     ap.add_argument("--adam-eps", type=float, default=d.adam_eps, help="AdamW epsilon (default 1e-8)")
     ap.add_argument("--stop-after-grokked", type=int, default=d.stop_after_grokked, metavar="N", help="stop N steps after test accuracy first reaches 100%% (default: never)")
