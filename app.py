@@ -3,8 +3,15 @@
 Nothing here or in ui.py imports torch: the first page paints before the model code loads
 (see ui.py and DESIGN.md, "Speed")."""
 import streamlit as st
+from streamlit import delta_generator
 
 import ui
+
+# Streamlit checks once per process, on the first element, whether it runs in a REPL: it walks
+# inspect.stack(), reading the source of every frame and resolving the path of every imported
+# module (~90 ms of the first visitor's first paint, profiled). This file only ever runs under
+# `streamlit run`, so the answer is known; on a Streamlit without the flag this sets an unused one.
+delta_generator._use_warning_has_been_displayed = True
 
 st.set_page_config(page_title="grok-explorer", page_icon=":material/schedule:", layout="wide")
 

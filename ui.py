@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
-import ui_vega
-
 from grok import phases as phases_mod
 from grok import runfiles
 from grok import runs as runs_mod
@@ -39,10 +37,40 @@ DEFAULT_RUN = "mod113"
 CONTRAST_RUN = "mod113-no-wd"
 ECHO_MAX = 40  # characters of a bad link value echoed back in a warning
 REPLAY_PAGE = "replay"  # url_path of the page whose in-browser player is the step control
-chart = ui_vega.chart  # st.altair_chart without the per-rerun schema validation
-cached_chart = ui_vega.cached  # ... and without rebuilding a chart whose inputs were drawn before
-templated_chart = ui_vega.templated  # ... or whose structure was, given its new data
-vega_spec = ui_vega.to_spec  # the unvalidated spec itself, for a page that caches it (Replay)
+
+
+# ---------------------------------------------------------------- charts onto the page
+# ui_vega (Altair, pandas, numpy: ~0.6 s to import) loads on the first Altair chart, not with
+# this module: Home's curves are plain dicts (grok/curves.py), so the first page paints first.
+def chart(c, **kwargs):
+    """A chart onto the page: a Vega-Lite dict as it is, an Altair chart without the per-rerun
+    schema validation (ui_vega.chart)."""
+    if isinstance(c, dict):
+        return st.vega_lite_chart(c, **kwargs)
+    import ui_vega
+
+    return ui_vega.chart(c, **kwargs)
+
+
+def cached_chart(builder, *args, **kwargs):
+    """ui_vega.cached: an Altair chart not rebuilt when its inputs were drawn before."""
+    import ui_vega
+
+    return ui_vega.cached(builder, *args, **kwargs)
+
+
+def templated_chart(template, args: tuple, data: dict, st_kwargs: dict | None = None):
+    """ui_vega.templated: an Altair chart whose structure was drawn before, given its new data."""
+    import ui_vega
+
+    return ui_vega.templated(template, args, data, st_kwargs)
+
+
+def vega_spec(c) -> dict:
+    """ui_vega.to_spec: the unvalidated spec itself, for a page that caches it (Replay)."""
+    import ui_vega
+
+    return ui_vega.to_spec(c)
 
 
 def user_runs_dir() -> Path:
@@ -219,6 +247,8 @@ def warm_up() -> None:
         # torch's import (~1 s of CPU) would compete with it on a 2-core host.
         time.sleep(float(os.environ.get("GROK_WARM_DELAY", "1.0")))
         try:
+            import ui_vega  # noqa: F401  (Altair, pandas: the other pages' charts)
+
             run = open_run(path)
             final = run.weight_steps()[-1]
             analysis(run, final)

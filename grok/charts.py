@@ -1,4 +1,5 @@
 """Altair chart builders: plain data in, `alt.Chart` out. Pure, so tests can call `.to_dict()`.
+The training curves are plain Vega-Lite dicts instead (grok/curves.py: Home paints without Altair).
 
 Conventions: log axes for losses; phase bands are translucent rectangles under the curves;
 a vertical rule marks the current step; the key frequencies are highlighted in every spectrum.
@@ -12,69 +13,13 @@ import numpy as np
 import pandas as pd
 
 from . import palette
-
-PHASE_COLORS = {
-    "memorisation": "#fde2e4", "circuit formation": "#fff1c1", "clean-up": "#d8f3dc",
-    "converged": "#dbeafe", "late test-loss rise": "#ede4f5", "no generalisation": "#eeeeee",
-}
-SERIES_COLORS = list(palette.SERIES.values()) + ["#56B4E9", "#F0E442", "#999999"]  # Okabe-Ito order
+from .curves import PHASE_COLORS, SERIES_COLORS  # noqa: F401  (one palette for the dict and the Altair charts)
 
 
 def fit_x(chart):
     """Stretch to the column's width but keep the given height for the plot itself (Streamlit's
     default autosize "fit" squeezes legends and axes into it, leaving thin plots)."""
     return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
-
-
-def phase_bands(phases: Sequence, y_field: str | None = None, log_x: bool = True) -> alt.Chart | None:
-    """Background rectangles, one per phase (objects with name, start, end); the legend lists
-    only the phases present, without truncating their names."""
-    if not phases:
-        return None
-    lo = 1 if log_x else 0
-    df = pd.DataFrame([{"phase": p.name, "start": max(p.start, lo), "end": max(p.end, lo)} for p in phases])
-    names = [n for n in PHASE_COLORS if n in set(df["phase"])] + [n for n in df["phase"] if n not in PHASE_COLORS]
-    return alt.Chart(df).mark_rect(opacity=0.55).encode(
-        x="start:Q", x2="end:Q",
-        color=alt.Color("phase:N", scale=alt.Scale(domain=names, range=[PHASE_COLORS.get(n, "#eeeeee") for n in names]),
-                        legend=alt.Legend(title="phase", orient="bottom", direction="horizontal", labelLimit=0, columns=2)),
-        tooltip=["phase", "start", "end"],
-    )
-
-
-def curves(df: pd.DataFrame, y_title: str, log_y: bool = True, phases=None, marker: int | None = None,
-           height: int = 280, color_field: str = "series", dash_field: str | None = None, title: str = "",
-           log_x: bool = True, x_max: int | None = None) -> alt.LayerChart:
-    """Lines of `value` over `step` per `series` (long format). The step axis is log (step 0
-    drawn at 1) or linear (log_x=False: the long wait of grokking at its real length), and
-    ends at the run's last step (x_max, default the data's last step), never at a rounder one.
-    Series named in palette.SERIES keep their colour on every page."""
-    df = df.copy()
-    df["step1"] = df["step"].clip(lower=1) if log_x else df["step"]
-    last = int(x_max if x_max is not None else (df["step"].max() if len(df) else 1))
-    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False),
-              axis=alt.Axis(format="~e", tickCount=6) if log_y else alt.Axis())
-    xscale = alt.Scale(type="log", domain=[1, max(last, 2)], nice=False) if log_x else alt.Scale(domain=[0, max(last, 1)], nice=False)
-    names = [n for n in pd.unique(df[color_field])] if color_field in df else []
-    known = [n for n in names if n in palette.SERIES]
-    cscale = alt.Scale(domain=names, range=[palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)]) if known else alt.Undefined
-    enc = dict(
-        x=alt.X("step1:Q", title="step (log)" if log_x else "step", scale=xscale, axis=alt.Axis(format="~s", tickCount=5)), y=y,
-        color=alt.Color(f"{color_field}:N", title=None, scale=cscale, legend=alt.Legend(orient="top", labelLimit=0, columns=2 if dash_field else 4)),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{color_field}:N"), alt.Tooltip("value:Q", format=".3g")],
-    )
-    if dash_field:
-        enc["strokeDash"] = alt.StrokeDash(f"{dash_field}:N", title=None, legend=alt.Legend(orient="top", labelLimit=0, columns=1))
-    if log_y:
-        df = df[df["value"] > 0]
-    layers = []
-    bands = phase_bands(phases, log_x=log_x) if phases else None
-    if bands is not None:
-        layers.append(bands)
-    layers.append(alt.Chart(df).mark_line(strokeWidth=2, clip=True).encode(**enc))
-    if marker is not None:
-        layers.append(alt.Chart(pd.DataFrame({"step1": [max(marker, 1) if log_x else marker]})).mark_rule(color="black", strokeWidth=2).encode(x="step1:Q"))
-    return fit_x(alt.layer(*layers).properties(height=height, title=title).resolve_scale(color="independent"))
 
 
 FREQ_KINDS = {"key frequency": palette.KEY, "strongest (no clock yet)": palette.CANDIDATE, "other": palette.OTHER}

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import palette
 from . import replay_views as rv
-from .charts import PHASE_COLORS
+from .curves import PHASE_COLORS
 from .replay import Replay
 
 W = 250  # px: one panel's plot; three per row (with axes) fit the wide layout at 1440 px (the page scales it down on phones)

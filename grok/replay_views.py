@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import checkpoint as ckpt
+from . import curves
 from .measures import CLUSTER_THRESHOLD
 from .replay import Replay
 
@@ -38,9 +39,9 @@ def next_frame(i: int, n: int, loop: bool) -> tuple[int, bool]:
     return (0, True) if loop else (n - 1, False)
 
 
-# ---------------------------------------------------------------- long-format series for charts.curves
+# ---------------------------------------------------------------- long-format series for the replay's curves
 def series_long(steps: Sequence[int], columns: Mapping[str, Sequence[float]]) -> pd.DataFrame:
-    """{label: values over steps} -> rows (step, value, series), the format charts.curves takes."""
+    """{label: values over steps} -> rows (step, value, series), the replay spec's curves format."""
     parts = [pd.DataFrame({"step": np.asarray(steps, dtype=np.int64), "value": np.asarray(v, dtype=float), "series": label})
              for label, v in columns.items()]
     if not parts:
@@ -54,14 +55,10 @@ def replay_long(replay: Replay, names: Mapping[str, str]) -> pd.DataFrame:
 
 
 def rows_long(rows: Sequence[Mapping], names: Mapping[str, str]) -> pd.DataFrame:
-    """Metrics rows (metrics.jsonl, or a live job's rows) {key: label} -> long format; rows
-    without a key are skipped for that series only."""
-    out = []
-    for k, label in names.items():
-        have = [r for r in rows if k in r and r[k] is not None]
-        if have:
-            out.append(series_long([r["step"] for r in have], {label: [r[k] for r in have]}))
-    return pd.concat(out, ignore_index=True) if out else series_long([], {})
+    """Metrics rows (metrics.jsonl, or a live job's rows) {key: label} -> long format (the
+    DataFrame of grok.curves.long_rows); rows without a key are skipped for that series only."""
+    out = curves.long_rows(rows, names)
+    return pd.DataFrame(out).astype({"step": np.int64, "value": float}) if out else series_long([], {})
 
 
 # ---------------------------------------------------------------- per-frame views

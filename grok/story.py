@@ -126,7 +126,9 @@ def stages(rows: list[dict], p: int) -> list[Stage]:
                     f"never drops below {_pct(min(r['test_acc'] for r in rows if r['step'] >= late.start))}.")
         out.append(Stage(
             "grokked", "4 · Grokked",
-            f"From step {cv.start:,} the model is right on {_pct(r_cv['test_acc'])} of sums it never saw"
+            (f"Test accuracy first reached 100 % at step {g:,}; from step {cv.start:,}, the clean-up done, the model is right on "
+             if (g := phases_mod.grokked_step(rows)) is not None and g < cv.start else f"From step {cv.start:,} the model is right on ")
+            + f"{_pct(r_cv['test_acc'])} of sums it never saw"
             + (f", adding numbers as rotations at a few key frequencies (k = {ks} at the end)." if ks else ".") + tail,
             last["step"], ABLATIONS, "Cut its key frequencies at step {step:,}", cv.start, last["step"] + 1))
     return out

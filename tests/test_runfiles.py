@@ -66,19 +66,42 @@ def test_a_non_integer_tensor_is_refused(run_dir):
         runfiles.read_int_tensor(run_dir / "x.safetensors", "a")
 
 
-def test_the_app_shell_does_not_import_torch():
+def test_the_app_shell_imports_neither_torch_nor_the_chart_stack():
     """What the sidebar and Home's first run need: ui (with its loaders), grok.runs opening the
-    shipped run, its phases. Importing torch there costs 1-1.5 s of first paint."""
+    shipped run, its phases and story, Home's curves. Importing torch there costs 1-1.5 s of
+    first paint; Altair, pandas and numpy another ~0.6 s (Home's curves are plain dicts)."""
     code = (
-        "import sys, ui, grok.runs as r, grok.phases as ph\n"
+        "import sys, ui, grok.runs as r, grok.phases as ph, grok.story as story, grok.curves as cv\n"
         "run = r.open_run(r.PRETRAINED / 'mod113') if (r.PRETRAINED / 'mod113').exists() else None\n"
         "rows = run.metrics if run else []\n"
-        "ph.detect(rows); steps = run.frame_steps() if run else []\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "phases = ph.detect(rows); steps = run.frame_steps() if run else []\n"
+        "story.stages(rows, 113) if rows else None\n"
+        "cv.curves(cv.long_rows(rows, {'train_loss': 'train'}, run='a'), 'loss', phases=phases, marker=5, dash_field='run')\n"
+        "bad = [m for m in ('torch', 'altair', 'pandas', 'numpy') if m in sys.modules]\n"
+        "assert not bad, f'imported {bad}'\n"
         "print(len(steps))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8])
+def test_integer_tensors_read_without_numpy_match_torch(tmp_path, dtype):
+    info = torch.iinfo(dtype)
+    values = torch.tensor([info.min, -1 if info.min < 0 else 0, 0, 7, info.max], dtype=dtype)
+    ckpt.save_tensors(tmp_path / "t.safetensors", {"v": values.reshape(5, 1)})
+    assert runfiles.read_int_tensor(tmp_path / "t.safetensors", "v") == values.tolist()
+
+
+def test_an_integer_tensor_whose_shape_disagrees_with_its_bytes_is_refused(tmp_path):
+    f = tmp_path / "t.safetensors"
+    ckpt.save_tensors(f, {"v": torch.arange(4, dtype=torch.int64)})
+    raw = f.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    text = raw[8:8 + n].decode().replace('"shape":[4]', '"shape":[5]')
+    f.write_bytes(len(text.encode()).to_bytes(8, "little") + text.encode() + raw[8 + n:])
+    with pytest.raises(runfiles.CheckpointError, match="its shape"):
+        runfiles.read_int_tensor(f, "v")
 
 
 def test_weight_step_and_checkpoint_note():

@@ -129,10 +129,3 @@ def test_votes_chart_has_the_sum_line():
     assert "sum of the frequencies" in spec and "model's answer 4" in spec
 
 
-def test_curves_end_at_the_last_step_on_either_axis():
-    df = pd.DataFrame({"step": [0, 100, 23000], "value": [1.0, 0.5, 0.1], "series": ["train"] * 3})
-    for log_x in (True, False):
-        d = charts.curves(df, "loss", log_x=log_x).to_dict()
-        xs = next(l["encoding"]["x"] for l in d["layer"] if "x" in l.get("encoding", {}))
-        assert xs["scale"]["domain"][1] == 23000 and xs["scale"]["nice"] is False
-        assert xs["scale"].get("type") == ("log" if log_x else None)

@@ -5,11 +5,10 @@ Torch-free imports only (ui is imported by app.py anyway): the story and the cur
 the run's metrics.jsonl, so Home paints without loading a model."""
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 import ui
-from grok import charts
+from grok import curves
 from grok import phases as phases_mod
 from grok import story
 
@@ -59,11 +58,6 @@ with st.container(horizontal=True, gap="medium"):
     st.metric("Training time (2 CPU cores)", f"{last.get('wall_time', 0) / 60:.1f} min", width="content")
 
 
-def long(name: str, rows_: list[dict], keys, label) -> pd.DataFrame:
-    df = pd.DataFrame(rows_)
-    return pd.concat([pd.DataFrame({"step": df["step"], "value": df[k], "series": label(k), "run": name}) for k in keys if k in df])
-
-
 contrast_rows = []
 if run.config.wd > 0 and run.name != ui.CONTRAST_RUN:
     path = Path(ui.run_roots()[0]) / ui.CONTRAST_RUN
@@ -77,9 +71,9 @@ with c2:
 shown = [(run.name, rows)] + ([(ui.CONTRAST_RUN, contrast_rows)] if show_contrast else [])
 x_max = max(r[-1]["step"] for _, r in shown)
 ph = ui.phases(run)
-loss_df = pd.concat([long(n, r, ["train_loss", "test_loss"], lambda k: k.replace("_loss", "")) for n, r in shown])
-acc_df = pd.concat([long(n, r, ["train_acc", "test_acc"], lambda k: k.replace("_acc", "")) for n, r in shown])
-ui.chart(charts.curves(loss_df, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss", height=260,
+loss_rows = [row for n, r in shown for row in curves.long_rows(r, {"train_loss": "train", "test_loss": "test"}, run=n)]
+acc_rows = [row for n, r in shown for row in curves.long_rows(r, {"train_acc": "train", "test_acc": "test"}, run=n)]
+ui.chart(curves.curves(loss_rows, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss", height=260,
                               marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
 r_end = rows[-1]
 mem = next((x for x in ph if x.name == "memorisation"), None)
@@ -88,7 +82,7 @@ st.caption(f"Train loss ends at {r_end['train_loss']:.3g}, test loss at {r_end['
            + (f", test accuracy 100 % at step {g:,}." if g is not None else ", and test accuracy never reached 100 %.")
            + " Shaded bands are the phases; the black rule is the sidebar's step"
            + (f"; the dashed run ({ui.CONTRAST_RUN}, no weight decay) ends at test accuracy {contrast_rows[-1].get('test_acc', 0):.1%}." if show_contrast else "."))
-ui.chart(charts.curves(acc_df, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None, title="Accuracy",
+ui.chart(curves.curves(acc_rows, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None, title="Accuracy",
                               height=220, marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
 st.caption(f"Chance is 1/{p} = {1 / p:.1%}. Training accuracy ends at {r_end['train_acc']:.1%}, test accuracy at {r_end['test_acc']:.1%}.")
 

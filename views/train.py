@@ -6,11 +6,10 @@ also a heartbeat: when the tab is closed the beats stop, and the job stops itsel
 GROK_HEARTBEAT_SECONDS (default 90 s), leaving a valid partial run. The sidebar shows the
 training on the other pages and keeps the heartbeat going there (ui.training_status).
 """
-import altair as alt
 import streamlit as st
 
 import ui
-from grok import charts, jobs, live, presets
+from grok import charts, curves, jobs, live, presets
 from grok import replay_views as rv
 from grok.config import ConfigError, ModelConfig, TrainConfig
 
@@ -19,7 +18,6 @@ WATCH_MEASURED = ("Measured on this project's 2-core machine over seeds 0, 1 and
                   "100 % from step 75 while test accuracy stood at 43–50 %, then 100 % test accuracy at steps 975, 550 "
                   "and 1,025, after 12.8, 12.3 and 13.6 s of training (2 torch threads, the machine otherwise idle).")
 LIM = jobs.limits()
-FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")  # the height is the plot's, legends and axes come on top
 WATCH = presets.get("watch").settings
 WATCH_P = min(WATCH["p"], LIM.max_p - 1 + LIM.max_p % 2)  # the largest odd p the limits allow, up to the preset's
 DEFAULTS = dict(p=WATCH_P, frac_train=WATCH["frac_train"], wd=WATCH["wd"], lr=WATCH["lr"], seed=0,
@@ -153,13 +151,12 @@ def panels(j: jobs.TrainingJob, rows: list) -> None:
     p = j.config.model.p
     left, right = st.columns(2)
     with left:
-        ui.chart(charts.curves(rv.rows_long(rows, rv.ACC_SERIES), "accuracy", log_y=False, height=220, title="Accuracy").properties(
-            autosize=FIT_X), width="stretch")
+        ui.chart(curves.curves(curves.long_rows(rows, rv.ACC_SERIES), "accuracy", log_y=False, height=220, title="Accuracy"),
+                 width="stretch")
         st.caption(f"Test accuracy against the memorised train accuracy. Chance is 1/p = {1 / p:.1%}; grokking is the test "
                    "curve jumping long after the train curve reached 100 %.")
     with right:
-        ui.chart(charts.curves(rv.rows_long(rows, rv.LOSS_SERIES), "loss (log)", height=220, title="Loss").properties(autosize=FIT_X),
-                        width="stretch")
+        ui.chart(curves.curves(curves.long_rows(rows, rv.LOSS_SERIES), "loss (log)", height=220, title="Loss"), width="stretch")
         st.caption("Train loss drops as the model memorises; the test loss rises, then falls if and when it generalises.")
     if fr is None:
         return
