@@ -67,10 +67,11 @@ def templated_chart(template, args: tuple, data: dict, st_kwargs: dict | None = 
 
 
 def vega_spec(c) -> dict:
-    """ui_vega.to_spec: the unvalidated spec itself, for a page that caches it (Replay)."""
+    """ui_vega.to_spec: the unvalidated spec itself, its data already in Arrow, for a page that
+    caches it (Replay)."""
     import ui_vega
 
-    return ui_vega.to_spec(c)
+    return ui_vega.with_arrow_datasets(ui_vega.to_spec(c))
 
 
 def user_runs_dir() -> Path:

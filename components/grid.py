@@ -16,15 +16,13 @@ makes every page follow.
 from __future__ import annotations
 
 import base64
-import io
-import zlib
-import struct
 from typing import Callable, Sequence
 
 import numpy as np
 import streamlit as st
 
 import ui
+from grok.images import png_bytes
 
 _JS = r"""
 export default function(component) {
@@ -98,16 +96,8 @@ _grid = st.components.v2.component("grok_grid", js=_JS, css=_CSS)
 
 
 def png_data_url(rgb: np.ndarray) -> str:
-    """[h, w, 3] uint8 -> a data:image/png URL (zlib + the PNG chunks; no imaging library)."""
-    img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, _ = img.shape
-    raw = b"".join(b"\x00" + img[i].tobytes() for i in range(h))
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    """[h, w, 3] uint8 -> a data:image/png URL."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
 
 
 def compact(values: np.ndarray, digits: int = 3) -> "Packed":

@@ -7,6 +7,9 @@ grok.palette, so "right" / "wrong" and the ablation outcomes mean the same on ev
 """
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 
 from . import palette
@@ -85,3 +88,16 @@ def category_image(codes: np.ndarray, colours: list[str], cell: int = 2, highlig
 def viridis_image(values: np.ndarray, cell: int = 2) -> np.ndarray:
     """[rows, cols] values -> viridis RGB image over the values' own range."""
     return grid_image(values, cell)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """[h, w, 3] uint8 -> PNG file bytes (zlib and the PNG chunks; no imaging library). Pages
+    cache these bytes, so a redraw of the same picture encodes nothing."""
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = img.shape
+    raw = b"".join(b"\x00" + img[i].tobytes() for i in range(h))
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")

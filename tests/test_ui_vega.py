@@ -79,3 +79,24 @@ def test_altairs_from_dict_is_patched_and_still_builds_the_same_channels():
     assert ui_vega.FROM_DICT_CACHED
     enc = alt.Chart(pd.DataFrame({"a": [1]})).mark_point().encode(x="a:Q", tooltip=["a:Q"]).to_dict()["encoding"]
     assert enc["x"] == {"field": "a", "type": "quantitative"} and enc["tooltip"] == [{"field": "a", "type": "quantitative"}]
+
+
+def test_arrow_datasets_reach_the_page_exactly_as_the_dataframes_would():
+    """A cached spec keeps its data as Arrow bytes: Streamlit must send the same chart proto as
+    for the DataFrames (it passes bytes through and converts DataFrames on every call)."""
+    from streamlit.elements import vega_charts
+    from streamlit.proto.VegaLiteChart_pb2 import VegaLiteChart
+
+    df = pd.DataFrame({"k": np.arange(1, 6), "value": np.linspace(0.5, 2.5, 5), "kind": list("aabba")})
+    spec = ui_vega.to_spec(charts.spectrum(df["value"].to_numpy(), [2], "norm"))
+    spec["datasets"]["inline"] = [{"a": 1}]  # records stay records
+    fast = ui_vega.with_arrow_datasets(spec)
+    assert isinstance(fast["datasets"]["data-0"], bytes) and fast["datasets"]["inline"] == [{"a": 1}]
+    assert isinstance(spec["datasets"]["data-0"], pd.DataFrame)  # the input is not changed
+    protos = []
+    for s in (spec, fast):
+        proto = VegaLiteChart()
+        vega_charts._marshall_chart_data(proto, {**s, "datasets": dict(s["datasets"])})
+        protos.append(proto)
+    assert protos[0].SerializeToString() == protos[1].SerializeToString()
+    assert ui_vega.with_arrow_datasets({"mark": "bar"}) == {"mark": "bar"}

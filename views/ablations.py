@@ -1,7 +1,6 @@
 """Frequency ablations: remove (or keep only) Fourier frequencies at the embedding, the neurons or
 the logits, and see which sums break; restricted / excluded loss of this checkpoint. Click a bar
 of the per-frequency chart to toggle it in the set; click a cell of the grid to ask about it."""
-import pandas as pd
 import streamlit as st
 
 import ui
@@ -98,17 +97,18 @@ def ablation_view() -> None:
     verb = "remove" if mode == "remove" else "keep only"
     st.subheader(f"Result: {verb} {chosen} at the {SITE_LABELS[site]}")
     b, f = ab.metrics_before, ab.metrics_after
+    # Fewer, larger elements: every element a fragment redraws costs the browser a React pass per
+    # delta (README, "Speed"), so the losses and the outcome counts are text, not metrics and a table.
     with st.container(horizontal=True, gap="small"):
         for split in ("train", "test", "all"):
             st.metric(f"{split} accuracy", f"{f[f'{split}_acc']:.1%}", delta=f"{(f[f'{split}_acc'] - b[f'{split}_acc']) * 100:+.1f} points",
                       help=f"before: {b[f'{split}_acc']:.1%}", width="content")
-        for split in ("train", "test", "all"):
-            st.metric(f"{split} loss", f"{f[f'{split}_loss']:.3g}", delta=f"{f[f'{split}_loss'] - b[f'{split}_loss']:+.3g}", delta_color="inverse",
-                      help=f"before: {b[f'{split}_loss']:.3g}", width="content")
     before, after = ab.correct_before.numpy(), ab.correct.numpy()
     n_broken, n_fixed = int((before & ~after).sum()), int((~before & after).sum())
+    losses = ", ".join(f"{split} {b[f'{split}_loss']:.3g} → **{f[f'{split}_loss']:.3g}**" for split in ("train", "test", "all"))
     st.caption(f"To {verb} {chosen} at the {SITE_LABELS[site]} takes test accuracy from {b['test_acc']:.1%} to {f['test_acc']:.1%} "
                f"and train accuracy from {b['train_acc']:.1%} to {f['train_acc']:.1%}: {n_broken:,} sums break, {n_fixed:,} are fixed. "
+               f"Loss (before → after): {losses}. "
                f"Training pairs: {int(a.ds.train_mask.sum()):,}, test pairs: {p * p - int(a.ds.train_mask.sum()):,}.")
 
     left, right = st.columns([3, 2])
@@ -125,17 +125,15 @@ def ablation_view() -> None:
         if st.button(f"Ask the model about {x} + {y}", key="ablations_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")
     with right:
-        st.table(pd.DataFrame([
-            {"pairs": "still right", "count": int((before & after).sum())},
-            {"pairs": "broken (right → wrong)", "count": n_broken},
-            {"pairs": "fixed (wrong → right)", "count": n_fixed},
-            {"pairs": "was wrong (and still is)", "count": int((~before & ~after).sum())},
-        ]), hide_index=True, width="stretch")
         train = a.ds.train_mask.reshape(p, p).numpy()
         bt, bs = int((before & ~after & train).sum()), int((before & ~after & ~train).sum())
-        st.caption(f"Rows are x, columns y; the outlined cell is ({x}, {y}), the pair selected on Ask. Of the {n_broken:,} broken sums, "
-                   f"{bt:,} are training pairs and {bs:,} test pairs"
-                   + (f"; pair ({x}, {y}) is {names[int(codes[x, y])]}." if 0 <= x < p and 0 <= y < p else "."))
+        counts = [("still right", int((before & after).sum())), ("broken (right → wrong)", n_broken),
+                  ("fixed (wrong → right)", n_fixed), ("was wrong (and still is)", int((~before & ~after).sum()))]
+        st.markdown("| pairs | count |\n|:--|--:|\n" + "\n".join(f"| {n} | {c:,} |" for n, c in counts) + "\n\n"
+                    f"<small style='opacity:0.7'>Rows are x, columns y; the outlined cell is ({x}, {y}), the pair selected on Ask. "
+                    f"Of the {n_broken:,} broken sums, {bt:,} are training pairs and {bs:,} test pairs"
+                    + (f"; pair ({x}, {y}) is {names[int(codes[x, y])]}." if 0 <= x < p and 0 <= y < p else ".") + "</small>",
+                    unsafe_allow_html=True)
 
     excl = ui.excluded_per_freq(run, step)
     key = f"abl_bars_{st.session_state.get('abl_bars_n', 0)}"

@@ -15,7 +15,7 @@ import streamlit as st
 import ui
 from grok import attention, charts, circuit, measures, palette, probes
 from grok import query_view as qv
-from grok.images import grid_image
+from grok.images import grid_image, png_bytes
 from grok.replay import circle_coords
 
 SITE_NAMES = {"resid": "embedding (residual at x)", "attn": "attention output at '='", "neurons": "neurons at '='"}
@@ -43,6 +43,81 @@ def _grid_attention(path: str, mtime: float, step: int) -> tuple[np.ndarray, np.
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _circles(path: str, mtime: float, step: int, ks: tuple[int, ...]) -> np.ndarray:
     return circle_coords(ui._analysis(path, mtime, step).model, list(ks)).numpy()  # [K, p, 2]
+
+
+# Per (checkpoint, pair): a visitor who comes back to this page, or moves between pairs already
+# seen, gets the walk from these caches instead of recomputing it (~0.1 s of server time a visit).
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _pair_clusters(path: str, mtime: float, step: int, ks: tuple[int, ...], x: int, y: int) -> tuple[dict, list]:
+    """{k: (cluster size, its 2-D Fourier terms at (x, y))} and each cluster's output over c."""
+    a = ui._analysis(path, mtime, step)
+    cl, W_L = a.clusters, measures.W_L(a.model)
+    terms, outs = {}, []
+    for k in ks:
+        members = [n for n in range(cl.freq.numel()) if int(cl.freq[n]) == k and bool(cl.clustered[n])]
+        if members:
+            terms[k] = (len(members), circuit.cluster_terms(a.acts.post, a.p, members, k, x, y))
+            outs.append(circuit.cluster_output(a.acts.post, W_L, members, k, x, y))
+    return terms, outs
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _head_pngs(path: str, mtime: float, step: int, x: int, y: int) -> list[tuple[bytes, bytes]]:
+    """Per head, its attention-to-x and attention-to-y maps over (x, y) as PNG bytes, the pair outlined."""
+    pat, _ = _grid_attention(path, mtime, step)
+    cell = max(2, 160 // pat.shape[0])
+    return [tuple(png_bytes(grid_image(pat[:, :, h, j], cell=cell, lo=0, hi=1, highlight=(x, y))) for j in (0, 1))
+            for h in range(pat.shape[2])]
+
+
+def circle_chart(pts: np.ndarray, x: int, y: int, k: int) -> alt.Chart:
+    """One frequency's plane of W_E ([p, 2] points), x and y marked."""
+    p = len(pts)
+    df = pd.DataFrame({"a": pts[:, 0], "b": pts[:, 1], "number": np.arange(p),
+                       "who": ["x" if n == x else "y" if n == y else "other" for n in range(p)]})
+    df["order"] = (df["who"] != "other").astype(int)
+    who_scale = alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER])
+    return charts.natural_size(alt.Chart(df).mark_circle().encode(
+        x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
+        color=alt.Color("who:N", scale=who_scale, legend=None),  # named in the caption: legends would misalign the circles
+        size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
+        tooltip=["number", "who"],
+    ).properties(width=150, height=150, title=f"k = {k}"))
+
+
+def ov_chart(norms: np.ndarray, h: int, ks: tuple[int, ...], word: str, has_clock: bool) -> alt.Chart:
+    """What head h writes for each number, as Fourier norms over n ([K])."""
+    df = pd.DataFrame([{"head": f"head {h}", "k": k + 1, "norm": float(norms[k]), "kind": word if (k + 1) in ks else "other"}
+                       for k in range(len(norms))])
+    kind_scale = alt.Scale(domain=[word, "other"], range=[palette.KEY if has_clock else palette.CANDIDATE, palette.OTHER])
+    return charts.fit_x(alt.Chart(df, title=f"head {h}").mark_bar().encode(
+        x=alt.X("k:O", title="frequency k", axis=alt.Axis(values=list(range(0, len(norms) + 1, 8)) or None, labelAngle=0)),
+        y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=kind_scale, legend=alt.Legend(orient="top", title=None) if h == 0 else None),
+        tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
+    ).properties(height=80))
+
+
+def cluster_votes_chart(outputs: np.ndarray, ks: list[int], answer: int) -> alt.LayerChart:
+    """Each cluster's output over c ([clusters, p]), the true answer dashed."""
+    p = outputs.shape[1]
+    vdf = pd.DataFrame([{"c": cc, "k": f"k = {k}", "logit": float(o[cc])} for o, k in zip(outputs, ks) for cc in range(p)])
+    return charts.fit_x(alt.Chart(vdf).mark_line().encode(
+        x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q", title="cluster's logit contribution"),
+        color=alt.Color("k:N", legend=alt.Legend(orient="top", title=None)), tooltip=["k", "c", alt.Tooltip("logit:Q", format=".3g")],
+    ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q"))
+
+
+def pair_logits_chart(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarray) -> alt.Chart:
+    """The pair's centred logits against the fitted and the unweighted clock, over c."""
+    names = ["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"]
+    p = len(model_c)
+    ldf = pd.DataFrame({"c": np.arange(p), names[0]: model_c, names[1]: ideal, names[2]: sum_cos}).melt("c", var_name="series", value_name="logit")
+    return charts.fit_x(alt.Chart(ldf).mark_line().encode(
+        x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
+        color=alt.Color("series:N", scale=alt.Scale(domain=names, range=["#000000", palette.KEY, palette.OTHER]),
+                        legend=alt.Legend(orient="top", title=None, labelLimit=0)),
+        strokeDash=alt.StrokeDash("series:N", legend=None),
+    ).properties(height=240))
 
 
 @st.cache_data(max_entries=4, show_spinner="Probing every weight step of the replay (about half a minute)...")
@@ -111,20 +186,10 @@ def walk() -> None:
     # 1. embedding
     st.subheader("1. Embedding: x and y on each frequency's circle")
     circ = _circles(path, mtime, step, ks)  # [K, p, 2]
-    who_scale = alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER])
     ccols = st.columns(min(len(ks), 4))  # one chart per frequency: on a phone the columns stack
     for j, k in enumerate(ks):
-        df = pd.DataFrame({"a": circ[j, :, 0], "b": circ[j, :, 1], "number": np.arange(p),
-                           "who": ["x" if n == x else "y" if n == y else "other" for n in range(p)]})
-        df["order"] = (df["who"] != "other").astype(int)
-        chart = alt.Chart(df).mark_circle().encode(
-            x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
-            color=alt.Color("who:N", scale=who_scale, legend=None),  # named in the caption: legends would misalign the circles
-            size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
-            tooltip=["number", "who"],
-        ).properties(width=150, height=150, title=f"k = {k}")
         with ccols[j % len(ccols)]:
-            ui.chart(charts.natural_size(chart), width="content")
+            ui.cached_chart(circle_chart, circ[j], x, y, k, st_kwargs={"width": "content"})
     st.caption(f"Blue: x = {x}; green: y = {y}; grey: the other numbers. Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
                f"sin(w_k n) for this checkpoint's {words}. On a clock the numbers lie on a circle at angle w_k·n, so x and y "
                "are two rotations; the rest of the network adds the angles.")
@@ -133,14 +198,14 @@ def walk() -> None:
     st.subheader("2. Attention: whom '=' reads, and what the heads write")
     pat, ovn = _grid_attention(path, mtime, step)
     H = pat.shape[2]
-    cell = max(2, 160 // p)
     heads = st.columns(min(H, 4))
+    pngs = _head_pngs(path, mtime, step, x, y)
     for h in range(H):
         with heads[h % len(heads)]:
             st.markdown(f"**Head {h}** · x {pat[x, y, h, 0]:.0%} · y {pat[x, y, h, 1]:.0%} · = {pat[x, y, h, 2]:.0%}",
                         help="This pair's attention from '=' to x, to y and to '=' itself.")
-            st.image(grid_image(pat[:, :, h, 0], cell=cell, lo=0, hi=1, highlight=(x, y)), caption=f"head {h}: attention to x over (x, y)")
-            st.image(grid_image(pat[:, :, h, 1], cell=cell, lo=0, hi=1, highlight=(x, y)), caption=f"head {h}: attention to y over (x, y)")
+            st.image(pngs[h][0], caption=f"head {h}: attention to x over (x, y)")
+            st.image(pngs[h][1], caption=f"head {h}: attention to y over (x, y)")
     share = c["attention"]["periodic_share_x"]
     st.caption(
         "Rows are x, columns y, dark 0 to yellow 1; the outlined cell is this pair. Why the pattern is periodic: the query at "
@@ -148,34 +213,16 @@ def walk() -> None:
         f"function of x's embedding, which is made of the waves cos / sin(w_k x): the scores and their softmax are waves of x "
         f"and y too. Share of each head's attention-to-x map carried by the {words}' terms: "
         + ", ".join(f"head {h} {s:.0%}" for h, s in enumerate(share)) + ".")
-    ovdf = pd.DataFrame([{"head": f"head {h}", "k": k + 1, "norm": float(ovn[h, k]), "kind": word if (k + 1) in ks else "other"}
-                         for h in range(H) for k in range(ovn.shape[1])])
-    # one small chart per head in two columns (stacked on a phone): a row facet cannot stretch to the column
-    kind_scale = alt.Scale(domain=[word, "other"], range=[palette.KEY if verdict.has_clock else palette.CANDIDATE, palette.OTHER])
-    ov_cols = st.columns(2)
+    ov_cols = st.columns(2)  # one small chart per head in two columns (stacked on a phone): a row facet cannot stretch
     for h in range(H):
-        ovc = alt.Chart(ovdf[ovdf["head"] == f"head {h}"], title=f"head {h}").mark_bar().encode(
-            x=alt.X("k:O", title="frequency k", axis=alt.Axis(values=list(range(0, ovn.shape[1] + 1, 8)) or None, labelAngle=0)),
-            y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=kind_scale, legend=alt.Legend(orient="top", title=None) if h == 0 else None),
-            tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
-        ).properties(height=80)
         with ov_cols[h % 2]:
-            ui.chart(charts.fit_x(ovc), width="stretch")
+            ui.cached_chart(ov_chart, ovn[h], h, ks, word, verdict.has_clock, st_kwargs={"width": "stretch"})
     st.caption("What each head writes when it attends to number n (its OV output (W_E[n] + W_pos) W_V W_O), as Fourier norms over n: "
                "on a clock the heads pass the embedding's waves on, so the same frequencies stand out.")
 
     # 3. neurons and 4. W_L
-    cl = a.clusters
     st.subheader("3. Neurons: each cluster's activation as products of waves")
-    terms, outs = {}, []
-    W_L = measures.W_L(a.model)
-    for k in ks:
-        members = [n for n in range(cl.freq.numel()) if int(cl.freq[n]) == k and bool(cl.clustered[n])]
-        if not members:
-            continue
-        t = circuit.cluster_terms(a.acts.post, p, members, k, x, y)
-        terms[k] = (len(members), t)
-        outs.append(circuit.cluster_output(a.acts.post, W_L, members, k, x, y))
+    terms, outs = _pair_clusters(path, mtime, step, ks, x, y)
     if terms:
         tab = pd.DataFrame({"term": circuit.TERMS})
         for k, (n, t) in terms.items():
@@ -199,12 +246,8 @@ def walk() -> None:
             cols[j % len(cols)].metric(f"k = {o['k']}: peak vs w(x+y)", f"{gap:+.1f}°",
                                        help=f"The cluster writes A cos(wc) + B sin(wc) = R cos(wc − θ) with R = {o['R']:.3g}; "
                                             f"{o['share']:.0%} of its output over c lies along cos / sin(wc). θ − w(x+y) mod 360°.")
-        vdf = pd.DataFrame([{"c": cc, "k": f"k = {o['k']}", "logit": float(o["output"][cc])} for o in outs for cc in range(p)])
-        ui.chart(charts.fit_x(alt.Chart(vdf).mark_line().encode(
-            x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q", title="cluster's logit contribution"),
-            color=alt.Color("k:N", legend=alt.Legend(orient="top", title=None)), tooltip=["k", "c", alt.Tooltip("logit:Q", format=".3g")],
-        ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q")),
-            width="stretch")
+        ui.cached_chart(cluster_votes_chart, np.stack([np.asarray(o["output"], dtype=float) for o in outs]), [o["k"] for o in outs], answer,
+                        st_kwargs={"width": "stretch"})
         st.caption(f"Each cluster's output sum_n post_n W_L[n, c] at this pair, over c; the dashed line is the true answer {answer}. "
                    "Read along cos(w c) and sin(w c) it is R cos(w c − θ): a clock puts θ at w(x + y), so every cluster peaks at "
                    "c = x + y (mod p): the angle gap above is 0° (as in the hand-built clock of tests/). A trained model's clusters are off by "
@@ -215,14 +258,7 @@ def walk() -> None:
     d = circuit.pair_logits(a.acts.logits, fit, x, y)
     model_c = (d["model"] - d["model"].mean()).numpy()
     abar = float(np.mean(fit.a)) if fit.a else 1.0
-    ldf = pd.DataFrame({"c": np.arange(p), "model's logits (centred)": model_c, "ideal clock (fitted a_k)": d["ideal"].numpy(),
-                        "mean(a_k) · sum_k cos(w_k(x+y−c))": abar * d["sum_cos"].numpy()}).melt("c", var_name="series", value_name="logit")
-    ui.chart(charts.fit_x(alt.Chart(ldf).mark_line().encode(
-        x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
-        color=alt.Color("series:N", scale=alt.Scale(domain=["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"],
-                                                    range=["#000000", palette.KEY, palette.OTHER]), legend=alt.Legend(orient="top", title=None, labelLimit=0)),
-        strokeDash=alt.StrokeDash("series:N", legend=None),
-    ).properties(height=240)), width="stretch")
+    ui.cached_chart(pair_logits_chart, model_c, d["ideal"].numpy(), abar * d["sum_cos"].numpy(), st_kwargs={"width": "stretch"})
     q1, q2, q3, q4 = st.columns(4)
     q1.metric("This pair: cosine", f"{d['cosine']:.3f}", help="Cosine similarity of the pair's centred logits with the fitted clock's, over c.")
     q2.metric("This pair: R²", f"{d['r2']:.3f}")

@@ -164,14 +164,14 @@ def one_neuron() -> None:
     act = a.acts.post[:, neuron].reshape(p, p)  # [p, p] post-ReLU activation over (x, y)
     k, frac = int(cl.freq[neuron]), cl.frac[neuron].item()
     d = nmod.trig_terms(act, k, x, y)
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Neuron", f"#{neuron}")
+    row = st.container(horizontal=True, gap="medium")  # one row block, not four columns: fewer elements to redraw
+    row.metric("Neuron", f"#{neuron}", width="content")
     badge = ("key frequency" if k in keys else "not a key frequency") if verdict.has_clock else (
         "candidate (no clock yet)" if k in cands else "no clock at this step")
-    m2.metric("Its frequency", f"k = {k}", delta=badge, delta_color="off")
-    m3.metric("Fraction explained", f"{frac:.0%}", delta="clustered" if frac >= cl.threshold else f"below {cl.threshold:.0%}: unclustered",
-              delta_color="normal" if frac >= cl.threshold else "inverse")
-    m4.metric(f"Activation at ({x}, {y})", f"{d.actual:.3g}")
+    row.metric("Its frequency", f"k = {k}", delta=badge, delta_color="off", width="content")
+    row.metric("Fraction explained", f"{frac:.0%}", delta="clustered" if frac >= cl.threshold else f"below {cl.threshold:.0%}: unclustered",
+              delta_color="normal" if frac >= cl.threshold else "inverse", width="content")
+    row.metric(f"Activation at ({x}, {y})", f"{d.actual:.3g}", width="content")
 
     left, right = st.columns(2)
     with left:
@@ -224,15 +224,18 @@ def one_neuron() -> None:
                    "the toggle shows every coefficient (hover for the basis names).")
 
     s = (x + y) % p
-    # one element (each element a fragment redraws costs the browser ~2.5 ms); inline formulas in
-    # paragraphs: they wrap between formulas on a phone instead of running off the screen
+    # One element (each element a fragment redraws costs the browser ~2.5 ms), in plain text with
+    # HTML sub/superscripts rather than KaTeX: 15 inline formulas re-typeset on every neuron pick
+    # cost more than the rest of the identity (README, "Speed"). Lines break between terms on a phone.
+    def t(v: float) -> str:  # a signed term
+        return f"{'+' if v >= 0 else '−'} {abs(v):.3f}"
     st.markdown(
         f"**The identity at x = {x}, y = {y}, with this neuron's numbers** (k = {k}, w = 2π·{k}/{p})\n\n"
-        + "$\\cos(wx) = %.3f$, $\\cos(wy) = %.3f$, $\\sin(wx) = %.3f$, $\\sin(wy) = %.3f$\n\n" % (d.cos_x, d.cos_y, d.sin_x, d.sin_y)
-        + "$\\cos(wx)\\cos(wy) - \\sin(wx)\\sin(wy)$ $= %.3f$ $= \\cos(w \\cdot %d)$, since $%d = (%d + %d) \\bmod %d$\n\n"
-        % (d.cos_x * d.cos_y - d.sin_x * d.sin_y, s, s, x, y, p)
-        + "activation $\\approx %.3f$ $%+.3f\\cos(w(x{+}y))$ $%+.3f\\sin(w(x{+}y))$ $%+.3f\\cos(w(x{-}y))$ $%+.3f\\sin(w(x{-}y))$ "
-        "$+$ single waves of $x$ and of $y$" % (d.mean, d.sum_cos, d.sum_sin, d.diff_cos, d.diff_sin))
+        f"cos(*wx*) = {d.cos_x:.3f}, cos(*wy*) = {d.cos_y:.3f}, sin(*wx*) = {d.sin_x:.3f}, sin(*wy*) = {d.sin_y:.3f}\n\n"
+        f"cos(*wx*)·cos(*wy*) − sin(*wx*)·sin(*wy*) = {d.cos_x * d.cos_y - d.sin_x * d.sin_y:.3f} = cos(*w*·{s}), "
+        f"since {s} = ({x} + {y}) mod {p}\n\n"
+        f"activation ≈ {d.mean:.3f} {t(d.sum_cos)}·cos(*w*(*x*+*y*)) {t(d.sum_sin)}·sin(*w*(*x*+*y*)) "
+        f"{t(d.diff_cos)}·cos(*w*(*x*−*y*)) {t(d.diff_sin)}·sin(*w*(*x*−*y*)) + single waves of *x* and of *y*")
     tl, tr = st.columns([3, 2])
     with tl:
         table = pd.DataFrame([{"term": t.name, "α": t.coef, f"at ({x},{y})": t.value, "α × value": t.contribution} for t in d.terms])
