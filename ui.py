@@ -244,9 +244,12 @@ def warm_up() -> None:
         return
 
     def work() -> None:
-        # A short pause first: the first visitor's browser is still drawing Home's charts, and
-        # torch's import (~1 s of CPU) would compete with it on a 2-core host.
-        time.sleep(float(os.environ.get("GROK_WARM_DELAY", "1.0")))
+        # A pause first: the first visitor's browser is still fetching Vega and drawing Home's
+        # charts (~1.3 s after this script ends), and torch's import (~1 s of CPU, holding the
+        # GIL the server's static files need) would compete with it on a 2-core host. Measured
+        # (tools.bench_app --only none): server CPU until first paint 1.02-1.25 s with 1 s,
+        # 0.87-0.96 s with 2 s; the first Ask visit still finds the analysis ready.
+        time.sleep(float(os.environ.get("GROK_WARM_DELAY", "2.0")))
         try:
             import ui_vega  # noqa: F401  (Altair, pandas: the other pages' charts)
 

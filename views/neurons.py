@@ -224,9 +224,9 @@ def one_neuron() -> None:
                    "the toggle shows every coefficient (hover for the basis names).")
 
     s = (x + y) % p
-    # One element (each element a fragment redraws costs the browser ~2.5 ms), in plain text with
-    # HTML sub/superscripts rather than KaTeX: 15 inline formulas re-typeset on every neuron pick
-    # cost more than the rest of the identity (README, "Speed"). Lines break between terms on a phone.
+    # One element (each element a fragment redraws costs the browser a React pass), in plain text
+    # rather than KaTeX: 15 inline formulas typeset again on every neuron pick (README, "Speed").
+    # Lines break between terms on a phone.
     def t(v: float) -> str:  # a signed term
         return f"{'+' if v >= 0 else '−'} {abs(v):.3f}"
     st.markdown(
