@@ -240,19 +240,28 @@ def natural_size(chart):
 
 def labelled_heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], x_title: str, y_title: str,
                      color_title: str = "value", scheme: str = "redblue", diverging: bool = True, cell: int = 26,
-                     title: str = "", width: int | None = None, height: int | None = None, axis_labels: bool = True) -> alt.Chart:
+                     title: str = "", width: int | None = None, height: int | None = None, axis_labels: bool = True,
+                     unit_scale: bool = False) -> alt.Chart:
     """A [rows, cols] grid whose rows / columns have names (unique), kept in the given order:
     on the axes for a small grid (a few Fourier basis functions), in the tooltip only for a
-    big one (axis_labels=False, explicit width / height). Diverging colours are centred on 0."""
+    big one (axis_labels=False, explicit width / height). Diverging colours are centred on 0.
+    unit_scale: colour by value / max |value| on a fixed [-1, 1] scale, without a legend (the
+    caller states the range): the spec then no longer depends on the values, so a page that
+    redraws it for another neuron updates its data in place instead of re-embedding the chart."""
     v = np.asarray(values, dtype=float)
     r, c = np.indices(v.shape)
     df = pd.DataFrame({"row": np.asarray(row_labels)[r.ravel()], "col": np.asarray(col_labels)[c.ravel()], "value": v.ravel()})
     m = float(np.abs(v).max()) if v.size else 1.0
-    scale = alt.Scale(scheme=scheme, domain=[-m, m] if diverging and m > 0 else alt.Undefined, domainMid=0 if diverging else alt.Undefined)
+    if unit_scale:
+        df["shade"] = df["value"] / (m or 1.0)
+        color = alt.Color("shade:Q", scale=alt.Scale(scheme=scheme, domain=[-1, 1] if diverging else [0, 1]), legend=None)
+    else:
+        scale = alt.Scale(scheme=scheme, domain=[-m, m] if diverging and m > 0 else alt.Undefined, domainMid=0 if diverging else alt.Undefined)
+        color = alt.Color("value:Q", title=color_title, scale=scale)
     return natural_size(alt.Chart(df).mark_rect().encode(
         x=alt.X("col:N", sort=list(col_labels), title=x_title, axis=alt.Axis(labelAngle=-60, orient="top", labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
         y=alt.Y("row:N", sort=list(row_labels), title=y_title, axis=alt.Axis(labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
-        color=alt.Color("value:Q", title=color_title, scale=scale),
+        color=color,
         tooltip=[alt.Tooltip("row:N", title=y_title), alt.Tooltip("col:N", title=x_title), alt.Tooltip("value:Q", format=".3g", title=color_title)],
     ).properties(width=width or cell * len(col_labels), height=height or cell * len(row_labels), title=title))
 

@@ -129,3 +129,17 @@ def test_votes_chart_has_the_sum_line():
     assert "sum of the frequencies" in spec and "model's answer 4" in spec
 
 
+
+
+def test_a_unit_scale_heatmap_keeps_one_spec_for_any_values():
+    """The Neurons page redraws its small Fourier heatmap for every neuron: with unit_scale the
+    spec (all but the data) must not depend on the values, so the browser updates it in place."""
+    import ui_vega
+
+    g = np.random.default_rng(0)
+    specs = [ui_vega.to_spec(charts.labelled_heatmap(v, ["a", "b"], ["c", "d"], "y", "x", unit_scale=True))
+             for v in (g.normal(size=(2, 2)), 50 * g.normal(size=(2, 2)))]
+    strip = [json.dumps({k: v for k, v in s.items() if k != "datasets"}, sort_keys=True) for s in specs]
+    assert strip[0] == strip[1]
+    df = next(iter(specs[1]["datasets"].values()))
+    assert np.isclose(df["shade"].abs().max(), 1.0) and np.allclose(df["shade"] * df["value"].abs().max(), df["value"])

@@ -213,10 +213,15 @@ def one_neuron() -> None:
                       alt=f"2-D Fourier coefficients of neuron {neuron}")
         else:
             rows = nmod.spectrum_rows(p, list(ks) + [k])
-            ui.cached_chart(charts.labelled_heatmap, C[rows][:, rows], [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
+            sub = C[rows][:, rows]
+            m = float(abs(sub).max()) or 1.0
+            # the neuron and its range in the heading, not in the chart: the chart's spec then stays the same from
+            # neuron to neuron (same rows) and only its data is updated, instead of re-embedding it on every pick
+            st.markdown(f"**2-D Fourier coefficients of neuron {neuron}** <small>(red −{m:.2g} … white 0 … blue +{m:.2g}; "
+                        "hover a cell for its value)</small>", unsafe_allow_html=True)
+            ui.cached_chart(charts.labelled_heatmap, sub, [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
                             x_title="basis function of y", y_title="basis function of x", color_title="coefficient",
-                            cell=max(12, min(26, 340 // len(rows))), title=f"2-D Fourier coefficients of neuron {neuron}",
-                            st_kwargs={"width": "content"})
+                            cell=max(12, min(26, 340 // len(rows))), unit_scale=True, st_kwargs={"width": "content"})
         st.caption("Coefficient of (basis function of x) × (basis function of y) in the neuron's centred activation (orthonormal "
                    "basis: 'cos k' is cos(w_k ·)/√(p/2)). A clustered neuron lights up only the cells of its own frequency. "
                    "cos k(x)·cos k(y) and sin k(x)·sin k(y) with **opposite** signs make cos(w_k(x+y)) (stripes along x + y); "
