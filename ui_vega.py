@@ -32,7 +32,7 @@ import streamlit as st
 
 _LOCK = threading.Lock()  # alt.data_transformers / alt.theme are process-global
 _SPECS: OrderedDict[str, dict] = OrderedDict()
-_SPECS_MAX = 256  # finished specs kept (small dicts plus their DataFrames)
+_SPECS_MAX = 256  # finished specs kept (small dicts plus their data as Arrow bytes)
 _TRANSFORMER = "grok_named"
 
 

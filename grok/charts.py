@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import palette
-from .curves import PHASE_COLORS, SERIES_COLORS  # noqa: F401  (one palette for the dict and the Altair charts)
+from .curves import SERIES_COLORS  # one palette for the dict and the Altair charts
 
 
 def fit_x(chart):

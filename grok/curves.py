@@ -87,7 +87,8 @@ def curves(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=Non
     if dash_field:
         enc["strokeDash"] = {"field": dash_field, "type": "nominal", "title": None,
                              "legend": {"orient": "top", "labelLimit": 0, "columns": 1}}
-    layers = [lay for lay in [phase_layer(phases, log_x) if phases else None] if lay is not None]
+    bands = phase_layer(phases, log_x)
+    layers = [bands] if bands is not None else []
     layers.append({"data": {"values": values}, "mark": {"type": "line", "strokeWidth": 2, "clip": True}, "encoding": enc})
     if marker is not None:
         layers.append({"data": {"values": [{"step1": max(marker, 1) if log_x else marker}]},
