@@ -16,6 +16,9 @@ makes every page follow.
 from __future__ import annotations
 
 import base64
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -95,9 +98,27 @@ _CSS = r"""
 _grid = st.components.v2.component("grok_grid", js=_JS, css=_CSS)
 
 
+_URLS: OrderedDict[bytes, str] = OrderedDict()  # digest of the pixels -> data URL, the last _URLS_MAX images
+_URLS_MAX = 64
+_URLS_LOCK = threading.Lock()
+
+
 def png_data_url(rgb: np.ndarray) -> str:
-    """[h, w, 3] uint8 -> a data:image/png URL."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
+    """[h, w, 3] uint8 -> a data:image/png URL. The same picture drawn again (the Ask table while
+    only the pair moves: the pair is the overlay's, not the image's) is not encoded again."""
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    key = hashlib.blake2b(img.tobytes(), digest_size=16, person=repr(img.shape).encode()[:16]).digest()
+    with _URLS_LOCK:
+        url = _URLS.get(key)
+        if url is not None:
+            _URLS.move_to_end(key)
+            return url
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode("ascii")
+    with _URLS_LOCK:
+        _URLS[key] = url
+        while len(_URLS) > _URLS_MAX:
+            _URLS.popitem(last=False)
+    return url
 
 
 def compact(values: np.ndarray, digits: int = 3) -> "Packed":

@@ -78,18 +78,19 @@ def centred_spectrum(act: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def trig_terms(act: torch.Tensor, k: int, x: int, y: int) -> TrigDecomposition:
+def trig_terms(act: torch.Tensor, k: int, x: int, y: int, spectrum: torch.Tensor | None = None) -> TrigDecomposition:
     """Decompose a neuron's activation map act [p, p] at frequency k and evaluate it at (x, y).
 
     The normalised basis rows are wave / n with n = sqrt(p) for the constant and sqrt(p/2)
     for cos / sin, so a coefficient C[i, j] of the centred map multiplies the plain product
-    of waves by alpha = C[i, j] / (n_i n_j): that alpha is what the identity needs."""
+    of waves by alpha = C[i, j] / (n_i n_j): that alpha is what the identity needs. `spectrum`:
+    centred_spectrum(act), when the caller has it already (the Neurons page draws it too)."""
     p = act.shape[0]
     if not 1 <= k <= fourier.n_freqs(p):
         raise ValueError(f"frequency {k} out of range 1..{fourier.n_freqs(p)}")
     A = act.double()
     mean = A.mean().item()
-    C = centred_spectrum(A)  # [p, p]
+    C = centred_spectrum(A) if spectrum is None else spectrum.double()  # [p, p]
     w = 2 * math.pi * k / p
     wave_x = {"1": 1.0, "cos": math.cos(w * x), "sin": math.sin(w * x)}
     wave_y = {"1": 1.0, "cos": math.cos(w * y), "sin": math.sin(w * y)}

@@ -51,6 +51,8 @@ def test_known_mixture_recovers_every_coefficient():
     act = 2.0 + sum(a * waves_x[xw] * waves_y[yw] for (xw, yw), a in want.items())
     other = 0.8 * wave(9, x + y)[0]  # cos(w_9 (x + y)): orthogonal to every frequency-4 term
     d = neurons.trig_terms(act + other, k, 7, 11)
+    # the page hands in the spectrum it draws anyway: the same decomposition, one transform fewer
+    assert neurons.trig_terms(act + other, k, 7, 11, spectrum=neurons.centred_spectrum(act + other)) == d
     for (xw, yw), a in want.items():
         assert d.coef(xw, yw) == pytest.approx(a, abs=1e-9), (xw, yw)
     assert d.mean == pytest.approx(2.0, abs=1e-9)

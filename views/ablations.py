@@ -116,11 +116,11 @@ def ablation_view() -> None:
         names = list(palette.OUTCOMES)  # still right, broken, was wrong, fixed
         codes = (before & after) * 0 + (before & ~after) * 1 + (~before & ~after) * 2 + (~before & after) * 3
         x, y = int(ui.url_value("x", ui.int_in(0, p - 1), min(41, p - 1))[0]), int(ui.url_value("y", ui.int_in(0, p - 1), min(87, p - 1))[0])
-        cell = cell_size(p, 420)
+
         legend = " · ".join(f"<span style='color:{palette.OUTCOMES[n]}'>■</span> {n}" for n in names)
         st.markdown(f"**Which sums break: all {p}×{p} pairs** <small>({legend}; click a cell to pick it)</small>", unsafe_allow_html=True)
-        grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], cell, highlight=(x, y)), p, p,
-                  values=codes.ravel(), names=names, highlight=(x, y), width=p * cell,
+        grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], 1), p, p,
+                  values=codes.ravel(), names=names, highlight=(x, y), width=p * cell_size(p, 420),
                   alt="ablation outcome of every pair", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="ablations_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")

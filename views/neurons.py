@@ -163,7 +163,8 @@ def one_neuron() -> None:
 
     act = a.acts.post[:, neuron].reshape(p, p)  # [p, p] post-ReLU activation over (x, y)
     k, frac = int(cl.freq[neuron]), cl.frac[neuron].item()
-    d = nmod.trig_terms(act, k, x, y)
+    C_t = nmod.centred_spectrum(act)  # [p, p] once: the identity's terms and the spectrum view both read it
+    d = nmod.trig_terms(act, k, x, y, spectrum=C_t)
     row = st.container(horizontal=True, gap="medium")  # one row block, not four columns: fewer elements to redraw
     row.metric("Neuron", f"#{neuron}", width="content")
     badge = ("key frequency" if k in keys else "not a key frequency") if verdict.has_clock else (
@@ -177,9 +178,10 @@ def one_neuron() -> None:
     with left:
         st.markdown(f"**Neuron {neuron} after ReLU, over all (x, y)** <small>(dark purple {float(act.min()):.2g} … yellow "
                     f"{float(act.max()):.2g}; click a cell to pick that pair)</small>", unsafe_allow_html=True)
-        cell = cell_size(p, 340)
-        grid.grid("neuron_map", grid_image(act.numpy(), cell, highlight=(x, y)), p, p, values=grid.compact(act.numpy()), label="activation",
-                  highlight=(x, y), width=p * cell, alt=f"activation of neuron {neuron} over all pairs", on_click=grid.select_pair)
+        # one pixel per cell, scaled up sharp by the browser, the pair outlined by the grid's overlay: the
+        # image (9x fewer pixels to encode and send) does not change when only the pair does
+        grid.grid("neuron_map", grid_image(act.numpy(), 1), p, p, values=grid.compact(act.numpy()), label="activation",
+                  highlight=(x, y), width=p * cell_size(p, 340), alt=f"activation of neuron {neuron} over all pairs", on_click=grid.select_pair)
         if st.button(f"Ask the model about {x} + {y}", key="neurons_ask", icon=":material/calculate:"):
             st.switch_page("views/query.py")
         clustered = frac >= cl.threshold
@@ -199,7 +201,7 @@ def one_neuron() -> None:
                        f"frequency k = {k} (a clustered neuron has {cl.threshold:.0%}), so its map is no simple wave pattern: it mixes "
                        "frequencies, or memorises.")
     with right:
-        C = nmod.centred_spectrum(act).numpy()  # [p, p]
+        C = C_t.numpy()  # [p, p]
         labels = fourier.basis_labels(p)
         whole = st.toggle(f"Whole {p}×{p} spectrum", value=False, key="neurons_whole_spectrum",
                           help="Off: only the constant and the cos / sin rows of the key frequencies and of this neuron's own.")
@@ -207,9 +209,8 @@ def one_neuron() -> None:
             m = float(abs(C).max()) or 1.0
             st.markdown(f"**2-D Fourier coefficients of neuron {neuron}** <small>(blue −{m:.2g} … white 0 … vermillion +{m:.2g}; "
                         "rows: basis function of x, columns: of y)</small>", unsafe_allow_html=True)
-            cs = cell_size(p, 340)
-            grid.grid("neuron_spectrum", grid_image(C, cs, -m, m, "diverging"), p, p, values=grid.compact(C), label="coefficient",
-                      row="x basis", col="y basis", row_names=labels, col_names=labels, width=p * cs,
+            grid.grid("neuron_spectrum", grid_image(C, 1, -m, m, "diverging"), p, p, values=grid.compact(C), label="coefficient",
+                      row="x basis", col="y basis", row_names=labels, col_names=labels, width=p * cell_size(p, 340),
                       alt=f"2-D Fourier coefficients of neuron {neuron}")
         else:
             rows = nmod.spectrum_rows(p, list(ks) + [k])
@@ -219,9 +220,10 @@ def one_neuron() -> None:
             # neuron to neuron (same rows) and only its data is updated, instead of re-embedding it on every pick
             st.markdown(f"**2-D Fourier coefficients of neuron {neuron}** <small>(red −{m:.2g} … white 0 … blue +{m:.2g}; "
                         "hover a cell for its value)</small>", unsafe_allow_html=True)
-            ui.cached_chart(charts.labelled_heatmap, sub, [f"{labels[i]} (x)" for i in rows], [f"{labels[i]} (y)" for i in rows],
-                            x_title="basis function of y", y_title="basis function of x", color_title="coefficient",
-                            cell=max(12, min(26, 340 // len(rows))), unit_scale=True, st_kwargs={"width": "content"})
+            names = (tuple(f"{labels[i]} (x)" for i in rows), tuple(f"{labels[i]} (y)" for i in rows))
+            ui.templated_chart(charts.labelled_heatmap_template, (*names, "basis function of y", "basis function of x", "coefficient",
+                                                                  "redblue", True, max(12, min(26, 340 // len(rows)))),
+                               charts.labelled_heatmap_data(sub, *names), st_kwargs={"width": "content"})
         st.caption("Coefficient of (basis function of x) × (basis function of y) in the neuron's centred activation (orthonormal "
                    "basis: 'cos k' is cos(w_k ·)/√(p/2)). A clustered neuron lights up only the cells of its own frequency. "
                    "cos k(x)·cos k(y) and sin k(x)·sin k(y) with **opposite** signs make cos(w_k(x+y)) (stripes along x + y); "
@@ -242,11 +244,12 @@ def one_neuron() -> None:
         f"activation ≈ {d.mean:.3f} {t(d.sum_cos)}·cos(*w*(*x*+*y*)) {t(d.sum_sin)}·sin(*w*(*x*+*y*)) "
         f"{t(d.diff_cos)}·cos(*w*(*x*−*y*)) {t(d.diff_sin)}·sin(*w*(*x*−*y*)) + single waves of *x* and of *y*")
     tl, tr = st.columns([3, 2])
-    with tl:
-        table = pd.DataFrame([{"term": t.name, "α": t.coef, f"at ({x},{y})": t.value, "α × value": t.contribution} for t in d.terms])
-        st.table(table.assign(**{c: table[c].map("{:.4f}".format) for c in table.columns[1:]}), hide_index=True)
-        st.markdown(f"mean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
-                    f"actual activation (after ReLU) **{d.actual:.4f}**")
+    with tl:  # the terms as a markdown table with their sum, one element (st.table: a DataFrame, Arrow and a React table)
+        st.markdown(
+            f"| term | α | at ({x},{y}) | α × value |\n|:--|--:|--:|--:|\n"
+            + "\n".join(f"| {t.name} | {t.coef:.4f} | {t.value:.4f} | {t.contribution:.4f} |" for t in d.terms)
+            + f"\n\nmean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
+            f"actual activation (after ReLU) **{d.actual:.4f}**")
     with tr:
         err = abs(d.fitted - d.actual)
         close = ("close to" if err <= 0.1 * max(abs(d.actual), abs(d.fitted), 1e-9) or err < 0.01 else "far from")
@@ -258,7 +261,6 @@ def one_neuron() -> None:
             "(α_cc + α_ss)/2 · cos(w(x−y)): the lines above. The x + y parts are what W_L turns into logits cos(w(x+y−c)); "
             "the x − y parts differ from neuron to neuron and largely cancel when a cluster is summed."
         )
-
 
 one_neuron()
 

@@ -102,11 +102,11 @@ def ask() -> None:
     cell = cell_size(p)
     preds = a.predictions().numpy()  # [p*p] the model's answer to every pair
     if mode == "right or wrong":
-        img = category_image(a.correct.numpy().astype(int), [palette.WRONG, palette.RIGHT], cell, highlight=(x, y))
+        img = category_image(a.correct.numpy().astype(int), [palette.WRONG, palette.RIGHT], 1)
         legend = (f"<span style='color:{palette.RIGHT}'>■</span> right · <span style='color:{palette.WRONG}'>■</span> wrong")
         values, label = preds, "model says"
     else:
-        img = grid_image(a.probs_correct.numpy(), cell, 0, 1, "viridis", highlight=(x, y))
+        img = grid_image(a.probs_correct.numpy(), 1, 0, 1, "viridis")
         legend = "P(right answer): 0 dark purple … 1 yellow"
         values, label = grid.compact(a.probs_correct.numpy()), "P(right) ="
     st.markdown(f"**All {p}×{p} sums at step {step:,}** <small>({legend}; click a cell to ask about it)</small>", unsafe_allow_html=True)

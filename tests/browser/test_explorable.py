@@ -118,6 +118,10 @@ def test_clicking_a_cell_of_the_ask_table_selects_that_pair(open_page):
     says = page.locator(f"{drv.MAIN} [data-testid='stMetric']").filter(has_text="Model says").locator("[data-testid='stMetricValue']").inner_text()
     assert says.strip() == m.group(1)  # the tooltip's answer is the one the page then reports
     assert grid.get_attribute("data-hl") == f"{r},{c}"  # the outline moved to the clicked cell
+    box, hl = grid.locator("img").bounding_box(), grid.locator(".grid-hl").bounding_box()  # and is drawn over it, one cell big
+    assert int((hl["y"] + hl["height"] / 2 - box["y"]) / box["height"] * rows) == r
+    assert int((hl["x"] + hl["width"] / 2 - box["x"]) / box["width"] * rows) == c
+    assert hl["width"] == pytest.approx(box["width"] / rows, abs=1)
     assert not drv.exceptions(page)
 
 
