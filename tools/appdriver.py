@@ -350,30 +350,29 @@ def _result_heading(page) -> str:
     return page.locator(f"{MAIN} h3", has_text="Result:").first.inner_text()
 
 
+_KEY_ON = f"{MAIN} .fk-root .fk-k.on"
+
+
 @dataclass
 class FrequencyToggle:
-    """On /ablations: take a frequency out of the multiselect, then put it back, alternately
-    (two cached ablations once warm). Answered when the "Result: ..." heading, which names the
-    chosen frequencies, has changed and the script is idle."""
+    """On /ablations: take a frequency out of the set (a pressed key of the frequency keys),
+    then put it back, alternately (two cached ablations once warm). Answered when the
+    "Result: ..." heading, which names the chosen frequencies, has changed and the script is idle."""
     removed: str | None = None
     history: list[str] = field(default_factory=list)
 
     def act(self, page, timeout_ms: int = TIMEOUT_MS) -> float:
         """The toggle's input event (a click); time.perf_counter() taken just before it."""
         if self.removed is None:
-            btn = page.locator(f"{MAIN} [data-testid='stMultiSelect'] button[aria-label^='Remove ']").first
-            label = (btn.get_attribute("aria-label") or "")[len("Remove "):]
+            btn = page.locator(_KEY_ON).first
+            label = btn.get_attribute("data-k", timeout=timeout_ms)
             t0 = time.perf_counter()
             btn.click(timeout=timeout_ms)
             self.removed = label
         else:
-            box = page.locator(f"{MAIN} [data-testid='stMultiSelect'] input").first
-            box.click(timeout=timeout_ms)
-            box.fill(self.removed)  # the whole label: a bare "1" lists 10..19 before "1 (key)"
-            option = page.get_by_role("option", name=self.removed, exact=True).first
-            option.wait_for(timeout=timeout_ms)
+            btn = page.locator(f"{MAIN} .fk-root .fk-k[data-k='{self.removed}']").first
             t0 = time.perf_counter()
-            option.click(timeout=timeout_ms)
+            btn.click(timeout=timeout_ms)
             self.removed = None
         return t0
 
@@ -382,9 +381,15 @@ class FrequencyToggle:
         t0 = self.act(page, timeout_ms)
         _answered(page, _RESULT_CHANGED, before, timeout_ms)
         dt = time.perf_counter() - t0
-        page.keyboard.press("Escape")  # close the option list if it stayed open
         self.history.append(_result_heading(page))
         return dt
+
+
+def chosen_keys(page) -> list[int]:
+    """The frequencies pressed in the Ablations page's frequency keys (once the keys are drawn:
+    the component mounts a moment after the script is idle)."""
+    page.locator(f"{MAIN} .fk-root .fk-k").first.wait_for(timeout=TIMEOUT_MS)
+    return sorted(int(k) for k in page.locator(_KEY_ON).evaluate_all("els => els.map(e => e.dataset.k)"))
 
 
 _MARKER = f"{MAIN} [data-testid='stVegaLiteChart'] g.mark-rule.role-mark line"
@@ -423,9 +428,10 @@ def replay_step(page, timeout_ms: int = TIMEOUT_MS) -> float:
 # The benchmark times an interaction from the input event to the first frame in which what the
 # visitor reads has changed ("repaint"), and separately to the moment the script is idle again
 # ("settled"). What the visitor reads: the text and image sources of every element of the main
-# area that is not itself an input (a multiselect drops a tag, a slider moves its thumb, before
+# area that is not itself an input (a frequency key lights up, a slider moves its thumb, before
 # any server answer), with a hash of each SVG chart's drawing (a bar can grow without any
-# label changing). Pages may change their content; this signature needs no page-specific
+# label changing), and the same read inside each component's shadow DOM (the grids' images and
+# their outline box live there). Pages may change their content; this signature needs no page-specific
 # selector, so the benchmark keeps working as they do.
 _SIGNATURE_JS = """() => {
   const m = document.querySelector("[data-testid='stMain']");
@@ -438,6 +444,13 @@ _SIGNATURE_JS = """() => {
     s += c.textContent + '\u241e';
     for (const i of c.querySelectorAll('img')) s += i.src.length + ':' + i.src.slice(-48) + ';';
     for (const g of c.querySelectorAll('svg.marks')) { const h = g.innerHTML; s += h.length + '#' + hash(h) + ';'; }
+    for (const h of c.querySelectorAll("[data-testid='stBidiComponentIsolated']")) {  // a component's own (open) shadow DOM
+      const r = h.shadowRoot;
+      if (!r || r.querySelector(inputs + ", button")) continue;  // a control (the frequency keys, the player): an input
+      s += r.textContent + '\u241f';
+      for (const i of r.querySelectorAll('img')) s += i.src.length + ':' + i.src.slice(-48) + ';';
+      for (const b of r.querySelectorAll('.grid-hl')) s += b.style.left + ',' + b.style.top + ';';
+    }
   }
   return s;
 }"""
@@ -464,7 +477,9 @@ _ARM = """(before) => {
   let dirty = true;
   const root = document.querySelector("[data-testid='stMain']") || document.body;
   window.__grokObserver = new MutationObserver(() => { dirty = true; });
-  window.__grokObserver.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  const watch = {subtree: true, childList: true, attributes: true, characterData: true};
+  window.__grokObserver.observe(root, watch);
+  for (const h of root.querySelectorAll("[data-testid='stBidiComponentIsolated']")) if (h.shadowRoot) window.__grokObserver.observe(h.shadowRoot, watch);
   const loop = () => {
     if (window.__grokTiming !== T) { window.__grokObserver.disconnect(); return; }
     if (T.evt !== null) {
@@ -607,9 +622,7 @@ def step_move_timed(page, key: str | None = None, timeout_ms: int = TIMEOUT_MS) 
 
 def toggle_timed(page, toggle: "FrequencyToggle", timeout_ms: int = TIMEOUT_MS) -> Timing:
     """On /ablations: one FrequencyToggle step, timed by the main area's repaint."""
-    t = timed(page, lambda: toggle.act(page, timeout_ms), timeout_ms)
-    page.keyboard.press("Escape")  # close the option list if it stayed open
-    return t
+    return timed(page, lambda: toggle.act(page, timeout_ms), timeout_ms)
 
 
 # ---------------------------------------------------------------- server memory and CPU from /proc

@@ -8,8 +8,8 @@ Measures the app's budgets from ../shared/DESIGN.md in headless Chromium; never 
   warm) and timed by the REPAINT: from the input event to the first animation frame in which
   the page's main area reads differently (text or image of any element that is not an input;
   tools/appdriver.timed), and also until the script is idle again ("settled"):
-    ask (type x on /ask, Enter), ablation toggle (take a frequency out of / back into the
-    multiselect on /ablations), neuron pick (the next neuron by number on /neurons), shared-step
+    ask (type x on /ask, Enter), ablation toggle (take a frequency out of / back into the set
+    with the frequency keys on /ablations), neuron pick (the next neuron by number on /neurons), shared-step
     move (one keyboard step of the sidebar's step slider, on /ask);
 - replay scrub (repaint ms) and play (achieved frames per second), in the browser, by
   tools/replay_timing.measure_replay(page, server_url, run) (the Replay page's own timing);

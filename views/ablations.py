@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from components import grid
+from components.freqs import freq_keys
 from grok import ablate, charts, fourier, palette
 from grok import query_view as qv
 from grok.images import category_image, cell_size
@@ -19,8 +20,8 @@ keys = verdict.key_freqs
 ks = qv.shown_freqs(a)
 preset = list(ks) or list(a.key_freqs)  # without a clock: the strongest frequencies, not called key
 K = fourier.n_freqs(p)
-st.caption("**Try this:** click single bars of the excluded-loss chart at the bottom to remove one frequency at a time, and "
-           "watch which sums break; then switch to 'keep only these'.")
+st.caption("**Try this:** click single frequency keys (or bars of the excluded-loss chart at the bottom) to remove one "
+           "frequency at a time, and watch which sums break; then switch to 'keep only these'.")
 ui.caption_checkpoint(run, shared_step)
 st.markdown(
     "If the model really adds numbers with a few waves, cutting those waves should break it, and cutting any other "
@@ -68,17 +69,38 @@ def toggle_freq() -> None:
     cur = [int(j) for j in ss.get("w_freqs", preset)]
     new = sorted(set(cur) ^ {k})
     ss["w_freqs"] = new
-    ui.publish("freqs", new, lambda v: ",".join(map(str, sorted(v))))
+    ui.publish("freqs", new, fmt_freqs)
     ss["abl_bars_n"] = ss.get("abl_bars_n", 0) + 1
+
+
+def fmt_freqs(v) -> str:
+    return ",".join(map(str, sorted(v)))
+
+
+def chosen_freqs() -> list[int]:
+    """The ablation set: a link's ?freqs=, else this session's (the keys, the bar chart and the
+    Neurons page all write it), else the preset."""
+    ss = st.session_state
+    v, from_url = ui.url_value("freqs", parse_freqs, sorted(preset))
+    if from_url or not isinstance(ss.get("w_freqs"), list) or not all(1 <= int(k) <= K for k in ss["w_freqs"]):
+        ss["w_freqs"] = sorted(int(k) for k in v)
+    ui.publish("freqs", ss["w_freqs"], fmt_freqs)
+    return [int(k) for k in ss["w_freqs"]]
+
+
+def set_freqs(new: list[int]) -> None:
+    """A change of the frequency keys: the new set, shared (URL, bar chart, Neurons page)."""
+    st.session_state["w_freqs"] = new
+    ui.publish("freqs", new, fmt_freqs)
 
 
 @st.fragment
 def ablation_view() -> None:
     """The ablation controls and everything they drive rerun alone (a fragment)."""
-    freqs = ui.synced("freqs", st.multiselect, parse_freqs, sorted(preset), fmt=lambda v: ",".join(map(str, sorted(v))),
-                      label="Frequencies k", options=list(range(1, K + 1)), format_func=lambda k: f"{k} (key)" if k in keys else str(k),
-                      help="Preselected: this checkpoint's key frequencies (or, without a clock, its strongest ones). Clicking a bar "
-                           "of the excluded-loss chart below toggles it here. The link keeps your choice as ?freqs=14,35,41.")
+    freqs = chosen_freqs()
+    freq_keys("abl_keys", K, freqs, keys=keys, candidates=verdict.freqs if verdict.state == "forming" else (), preset=preset,
+              label="Frequencies k: click to add or take out (outlined: key frequencies; the chart's bars toggle them too)",
+              preset_label="key set" if keys else "strongest", on_change=set_freqs)
     c1, c2 = st.columns(2)
     with c1:
         site = ui.synced("site", st.radio, choice(ablate.SITES),

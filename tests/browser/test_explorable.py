@@ -126,9 +126,8 @@ def test_clicking_a_cell_of_the_ask_table_selects_that_pair(open_page):
 
 
 def _chips(page) -> list[int]:
-    labels = page.locator(f"{drv.MAIN} [data-testid='stMultiSelect'] button[aria-label^='Remove ']").evaluate_all(
-        "els => els.map(e => e.getAttribute('aria-label'))")
-    return sorted(int(re.match(r"Remove (\d+)", s).group(1)) for s in labels)
+    """The pressed frequency keys on /ablations (the ablation set as the page drew it)."""
+    return drv.chosen_keys(page)
 
 
 def find_bar(page, chart, exclude: list[int]):
@@ -150,8 +149,32 @@ def find_bar(page, chart, exclude: list[int]):
 
 
 _CHIPS_ARE = """(want) => { const a = document.querySelector("[data-testid='stApp']");
-    const n = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stMultiSelect'] button[aria-label^='Remove ']")].length;
+    let n = 0;  // the keys live in their component's shadow DOM
+    for (const h of document.querySelectorAll("[data-testid='stMain'] [data-testid='stBidiComponentIsolated']"))
+      if (h.shadowRoot) n += h.shadowRoot.querySelectorAll('.fk-k.on').length;
     return a.dataset.testScriptState === 'notRunning' && n === want; }"""
+
+
+def test_a_frequency_key_toggles_the_ablation_and_the_link(open_page):
+    """A click on a key takes its frequency out of the set: the result, the link and the
+    chart's outlined bars follow, and a second click puts it back."""
+    page = open_page("ablations", site="logits", mode="remove")
+    before = _chips(page)
+    heading = page.locator(f"{drv.MAIN} h3", has_text="Result:").first
+    key = page.locator(f"{drv.MAIN} .fk-root .fk-k[data-k='{before[0]}']")
+    assert key.get_attribute("aria-pressed") == "true"
+    key.click()
+    page.wait_for_function("""(k) => { const a = document.querySelector("[data-testid='stApp']");
+        const h = [...document.querySelectorAll("[data-testid='stMain'] h3")].find(e => e.innerText.startsWith('Result:'));
+        return a.dataset.testScriptState === 'notRunning' && !!h && !h.innerText.split('at the')[0].split(/[ ,]+/).includes(String(k)); }""",
+                           arg=before[0], timeout=drv.TIMEOUT_MS)
+    assert _chips(page) == before[1:] and key.get_attribute("aria-pressed") == "false"
+    assert f"freqs={'%2C'.join(map(str, before[1:]))}" in page.url
+    key.click()
+    page.wait_for_function(_CHIPS_ARE, arg=len(before), timeout=drv.TIMEOUT_MS)
+    page.wait_for_function("(want) => location.search.includes(want)", arg=f"freqs={'%2C'.join(map(str, before))}", timeout=drv.TIMEOUT_MS)
+    assert _chips(page) == before and str(before[0]) in heading.inner_text()
+    assert not drv.exceptions(page)
 
 
 def test_clicking_a_spectrum_bar_toggles_that_frequency(open_page):
