@@ -141,24 +141,23 @@ def one_neuron() -> None:
             ss["w_neuron"] = members[ss["w_cluster"]][0]
     ss["w_cluster"], ss["w_neuron"] = ss["w_cluster"], int(ss["w_neuron"])  # set, not left over: the neuron widget changes kind with the cluster
 
-    c1, c2, c3, c4 = st.columns(4)
-    with c1:
+    # One row block for the four inputs, not four columns: each block or element a fragment redraws is one
+    # more websocket message the browser handles before it paints (README, "Speed").
+    controls = st.container(horizontal=True, gap="small")
+    with controls:
         cluster = st.selectbox("Frequency cluster", options, key="w_cluster",
                                format_func=lambda k: "all neurons" if k == "all" else f"k = {k} ({counts.get(k, 0)} clustered of {len(members[k])})",
                                help="Pick a key frequency to list the neurons whose best frequency it is, best explained first "
                                     f"(clustered: at least {cl.threshold:.0%} explained).")
-    with c2:
         if cluster == "all":
             neuron = st.number_input(f"Neuron (0–{n_neurons - 1})", min_value=0, max_value=n_neurons - 1, step=1, key="w_neuron")
         else:
             neuron = st.selectbox("Neuron, best explained first", members[cluster], key="w_neuron",
                                   format_func=lambda i: f"#{i}: {cl.frac[i].item():.0%} explained")
-    ui.publish("cluster", cluster, str)
-    neuron = int(neuron)
-    ui.publish("neuron", neuron)
-    with c3:
+        ui.publish("cluster", cluster, str)
+        neuron = int(neuron)
+        ui.publish("neuron", neuron)
         x = int(ui.synced("x", st.number_input, ui.int_in(0, p - 1), min(41, p - 1), label="x", min_value=0, max_value=p - 1, step=1))
-    with c4:
         y = int(ui.synced("y", st.number_input, ui.int_in(0, p - 1), min(87, p - 1), label="y", min_value=0, max_value=p - 1, step=1))
 
     act = a.acts.post[:, neuron].reshape(p, p)  # [p, p] post-ReLU activation over (x, y)
@@ -166,7 +165,6 @@ def one_neuron() -> None:
     C_t = nmod.centred_spectrum(act)  # [p, p] once: the identity's terms and the spectrum view both read it
     d = nmod.trig_terms(act, k, x, y, spectrum=C_t)
     row = st.container(horizontal=True, gap="medium")  # one row block, not four columns: fewer elements to redraw
-    row.metric("Neuron", f"#{neuron}", width="content")
     badge = ("key frequency" if k in keys else "not a key frequency") if verdict.has_clock else (
         "candidate (no clock yet)" if k in cands else "no clock at this step")
     row.metric("Its frequency", f"k = {k}", delta=badge, delta_color="off", width="content")
@@ -231,36 +229,36 @@ def one_neuron() -> None:
                    "the toggle shows every coefficient (hover for the basis names).")
 
     s = (x + y) % p
-    # One element (each element a fragment redraws costs the browser a React pass), in plain text
+    # One element with the terms' table below (each element a fragment redraws costs the browser a message and a React pass), in plain text
     # rather than KaTeX: 15 inline formulas typeset again on every neuron pick (README, "Speed").
     # Lines break between terms on a phone.
     def t(v: float) -> str:  # a signed term
         return f"{'+' if v >= 0 else '−'} {abs(v):.3f}"
-    st.markdown(
+    identity = (
         f"**The identity at x = {x}, y = {y}, with this neuron's numbers** (k = {k}, w = 2π·{k}/{p})\n\n"
         f"cos(*wx*) = {d.cos_x:.3f}, cos(*wy*) = {d.cos_y:.3f}, sin(*wx*) = {d.sin_x:.3f}, sin(*wy*) = {d.sin_y:.3f}\n\n"
         f"cos(*wx*)·cos(*wy*) − sin(*wx*)·sin(*wy*) = {d.cos_x * d.cos_y - d.sin_x * d.sin_y:.3f} = cos(*w*·{s}), "
         f"since {s} = ({x} + {y}) mod {p}\n\n"
         f"activation ≈ {d.mean:.3f} {t(d.sum_cos)}·cos(*w*(*x*+*y*)) {t(d.sum_sin)}·sin(*w*(*x*+*y*)) "
         f"{t(d.diff_cos)}·cos(*w*(*x*−*y*)) {t(d.diff_sin)}·sin(*w*(*x*−*y*)) + single waves of *x* and of *y*")
-    tl, tr = st.columns([3, 2])
-    with tl:  # the terms as a markdown table with their sum, one element (st.table: a DataFrame, Arrow and a React table)
-        st.markdown(
-            f"| term | α | at ({x},{y}) | α × value |\n|:--|--:|--:|--:|\n"
-            + "\n".join(f"| {t.name} | {t.coef:.4f} | {t.value:.4f} | {t.contribution:.4f} |" for t in d.terms)
-            + f"\n\nmean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
-            f"actual activation (after ReLU) **{d.actual:.4f}**")
-    with tr:
-        err = abs(d.fitted - d.actual)
-        close = ("close to" if err <= 0.1 * max(abs(d.actual), abs(d.fitted), 1e-9) or err < 0.01 else "far from")
-        st.caption(
-            f"The neuron's activation is its mean plus Σ α·(wave of x)·(wave of y) over all frequencies; the table keeps the "
-            f"terms of k = {k}, which hold {d.frac:.0%} of its variance. Here 'fitted' {d.fitted:.3f} is {close} 'actual' "
-            f"{d.actual:.3f}" + (" (the ReLU clips this pair to 0 while the waves alone say otherwise)" if d.actual == 0 and close == "far from" else "")
-            + ". Regrouping with the identity, α_cc·cos·cos + α_ss·sin·sin = (α_cc − α_ss)/2 · cos(w(x+y)) + "
-            "(α_cc + α_ss)/2 · cos(w(x−y)): the lines above. The x + y parts are what W_L turns into logits cos(w(x+y−c)); "
-            "the x − y parts differ from neuron to neuron and largely cancel when a cluster is summed."
-        )
+    # the terms as a markdown table with their sum and what it means, one element (it was a table, a sum line and a
+    # caption in two columns: four elements and three blocks more, and st.table a DataFrame, Arrow and a React table)
+    err = abs(d.fitted - d.actual)
+    close = ("close to" if err <= 0.1 * max(abs(d.actual), abs(d.fitted), 1e-9) or err < 0.01 else "far from")
+    st.markdown(
+        identity + "\n\n"
+        f"| term | α | at ({x},{y}) | α × value |\n|:--|--:|--:|--:|\n"
+        + "\n".join(f"| {t.name} | {t.coef:.4f} | {t.value:.4f} | {t.contribution:.4f} |" for t in d.terms)
+        + f"\n\nmean activation **{d.mean:.4f}** + Σ α × value **{d.fitted - d.mean:+.4f}** = fitted **{d.fitted:.4f}**; "
+        f"actual activation (after ReLU) **{d.actual:.4f}**\n\n"
+        "<small style='opacity:0.7'>"
+        f"The neuron's activation is its mean plus Σ α·(wave of x)·(wave of y) over all frequencies; the table keeps the "
+        f"terms of k = {k}, which hold {d.frac:.0%} of its variance. Here 'fitted' {d.fitted:.3f} is {close} 'actual' "
+        f"{d.actual:.3f}" + (" (the ReLU clips this pair to 0 while the waves alone say otherwise)" if d.actual == 0 and close == "far from" else "")
+        + ". Regrouping with the identity, α_cc·cos·cos + α_ss·sin·sin = (α_cc − α_ss)/2 · cos(w(x+y)) + "
+        "(α_cc + α_ss)/2 · cos(w(x−y)): the lines above. The x + y parts are what W_L turns into logits cos(w(x+y−c)); "
+        "the x − y parts differ from neuron to neuron and largely cancel when a cluster is summed.</small>",
+        unsafe_allow_html=True)
 
 one_neuron()
 

@@ -27,10 +27,8 @@ if verdict.state != "clock":
 def ask() -> None:
     """Everything that follows x and y reruns alone (a fragment): the sidebar and the page's
     header are not redrawn when the pair changes."""
-    c1, c2 = st.columns(2)
-    with c1:
+    with st.container(horizontal=True, gap="small"):  # one row block, not two columns: a message fewer per ask (README, "Speed")
         x = ui.synced("x", st.number_input, ui.int_in(0, p - 1), min(41, p - 1), label="x", min_value=0, max_value=p - 1, step=1)
-    with c2:
         y = ui.synced("y", st.number_input, ui.int_in(0, p - 1), min(87, p - 1), label="y", min_value=0, max_value=p - 1, step=1)
     x, y = int(x), int(y)
     answer = (x + y) % p
@@ -47,14 +45,21 @@ def ask() -> None:
 
     left, right = st.columns([2, 3])
     with left:
-        st.markdown("**Top predictions**")
-        shown = pd.DataFrame(top).assign(**{"log-probability": lambda d: (d["log-probability"] + 0.0).map("{:.3g}".format),  # + 0.0: no "-0"
-                                            "logit": lambda d: d["logit"].map("{:.2f}".format)})
-        st.table(shown, hide_index=True)  # a static table: ~free to redraw, where a dataframe grid costs a repaint per ask
+        # heading, table and note as one markdown element: the table was an st.table (a DataFrame, Arrow and a React
+        # table) between two more elements, each one more message for the browser on every ask
         gap = top[0]["logit"] - top[1]["logit"] if len(top) > 1 else 0.0
-        st.caption(f"The model's answer {pred} beats the runner-up {top[1]['answer'] if len(top) > 1 else '–'} by {gap:.2f} in logit "
-                   f"(a factor e^{gap:.1f} ≈ {min(2.718281828 ** gap, 1e300):.3g} in probability); log-probabilities keep "
-                   "the ranking readable when the probabilities round to 100 % and 0 %.")
+        td = "<td style='padding:0.25rem 0.45rem;text-align:right'>"
+        rows = "".join(f"<tr>{td}{r['answer']}</td>{td.replace('right', 'center')}{'✓' if r['correct'] else ''}</td>{td}{r['probability']}</td>"
+                       f"{td}{r['log-probability'] + 0.0:.3g}</td>{td}{r['logit']:.2f}</td></tr>" for r in top)  # + 0.0: no "-0"
+        th = "".join(f"<th style='padding:0.25rem 0.45rem;text-align:{a}'>{h}</th>" for h, a in (
+            ("answer", "right"), ("correct", "center"), ("probability", "right"), ("log-probability", "right"), ("logit", "right")))
+        # a compact HTML table (a markdown one's padding overflows the column and a phone)
+        st.markdown(
+            "**Top predictions**\n\n<table style='font-size:0.85rem;width:100%;border-collapse:collapse'>"
+            f"<thead><tr>{th}</tr></thead><tbody>{rows}</tbody></table>\n\n"
+            f"<small style='opacity:0.7'>The model's answer {pred} beats the runner-up {top[1]['answer'] if len(top) > 1 else '–'} by "
+            f"{gap:.2f} in logit (a factor e^{gap:.1f} ≈ {min(2.718281828 ** gap, 1e300):.3g} in probability); log-probabilities keep "
+            "the ranking readable when the probabilities round to 100 % and 0 %.</small>", unsafe_allow_html=True)
     with right:
         if ks:
             v, total = qv.votes(a, ks, x, y)

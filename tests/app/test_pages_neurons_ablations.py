@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -148,6 +150,24 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def top_predictions(at: AppTest) -> pd.DataFrame:
+    """The Ask page's "Top predictions" table (HTML inside its markdown) as a DataFrame of its cells (strings)."""
+    md = next(m.value for m in at.markdown if m.value.startswith("**Top predictions**"))
+    head = re.findall(r"<th\b[^>]*>(.*?)</th>", md)
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", md.split("</thead>")[1])]
+    assert rows and all(len(r) == len(head) for r in rows), md
+    return pd.DataFrame(rows, columns=head)
+
+
+def neuron_shown(at: AppTest) -> int:
+    """The neuron the Neurons page shows: its input's value (a number, or a cluster's list) and
+    the headings of its activation map and spectrum, which must agree."""
+    n = int(at.session_state["w_neuron"])
+    heads = [m.value for m in at.markdown if m.value.startswith(("**Neuron ", "**2-D Fourier coefficients of neuron "))]
+    assert heads and all(h.startswith((f"**Neuron {n} ", f"**2-D Fourier coefficients of neuron {n}**")) for h in heads), heads
+    return n
+
+
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -177,9 +197,10 @@ def test_ask_on_p3_shows_one_cell_and_logits(page):
     at = page("views/query.py", run="r3", x="2", y="2")
     no_exception(at)
     assert metric(at, "2 + 2 mod 3") == "1"
-    table = at.table[0].value
+    table = top_predictions(at)
     assert list(table.columns) == ["answer", "correct", "probability", "log-probability", "logit"]
     assert len(table) == 3 and sorted(table["answer"].astype(int)) == [0, 1, 2]
+    assert list(table.loc[table["correct"] == "✓", "answer"]) == ["1"]  # exactly the true answer, 2 + 2 mod 3, is ticked
     lp = table["log-probability"].astype(float)
     assert (lp <= 0).all() and lp.is_monotonic_decreasing
     d = grids(at)["the model's answers to all 3x3 pairs"]
@@ -285,7 +306,7 @@ def test_neurons_page_shows_the_models_activation(page, final):
     for want in ("Embedding W_E: Fourier norm per frequency", "MLP neurons per frequency", "W_L over the output c: norm per frequency"):
         assert want in ch, list(ch)
     acts, ks, cl = final
-    n = int(metric(at, "Neuron").lstrip("#"))
+    n = neuron_shown(at)
     d = next(v for k, v in grids(at).items() if k.startswith("activation of neuron"))
     assert d["alt"] == f"activation of neuron {n} over all pairs"
     assert np.array(unpack(d), dtype=float) == pytest.approx(acts.post[:, n].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
@@ -298,7 +319,7 @@ def test_choosing_another_neuron_changes_the_map(page, final):
     other = next(i for i in range(acts.post.shape[1]) if i != current and (acts.post[:, i] - acts.post[:, current]).abs().max() > 1e-3)
     at.number_input(key="w_neuron").set_value(other).run()
     no_exception(at)
-    assert metric(at, "Neuron") == f"#{other}"
+    assert neuron_shown(at) == other
     d = next(v for k, v in grids(at).items() if k.startswith("activation of neuron"))
     assert np.array(unpack(d), dtype=float) == pytest.approx(acts.post[:, other].numpy(), rel=5e-3, abs=1e-4)  # the tooltip keeps 3 significant figures
 
@@ -313,7 +334,7 @@ def test_neuron_and_pair_from_the_link(page, final):
     acts, _, _ = final
     at = page("views/neurons.py", neuron="3", x="4", y="19")
     no_exception(at)
-    assert metric(at, "Neuron") == "#3"
+    assert neuron_shown(at) == 3
     assert metric(at, "Activation at (4, 19)") == f"{acts.post[4 * 23 + 19, 3].item():.3g}"
 
 
