@@ -48,3 +48,16 @@ def test_small_load_report_is_complete(report):
     for k in ("first_paint", "page_switch", "interaction"):
         assert r["ratio"][k] == pytest.approx(r["app"][k]["p95_s"] / r["baseline"][k]["p95_s"])
     assert "p95 ratio" in text and "RSS peak (MB)" in text
+
+
+def test_every_latency_ratio_counts_against_the_target():
+    """A page switch 2.7x the baseline's fails the ratio target even when first paint and
+    interactions are within 1.5x (the check once read only those two)."""
+    from tools.load import within_targets
+
+    app = {"errors": 0, "rss_peak_mb": 700.0, "rss_growth_mb": 10.0}
+    base = {"errors": 0}
+    assert within_targets(app, base, {"first_paint": 1.1, "page_switch": 1.4, "interaction": 1.3})["p95_ratio"] is True
+    assert within_targets(app, base, {"first_paint": 1.1, "page_switch": 2.7, "interaction": 1.3})["p95_ratio"] is False
+    assert within_targets(app, base, {"first_paint": None, "page_switch": None, "interaction": None})["p95_ratio"] is False
+    assert within_targets({**app, "rss_growth_mb": 60.0}, base, {"first_paint": 1.0})["rss_growth"] is False
