@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from grok import palette
+
 _JS = r"""
 export default function(component) {
   const { data, setStateValue, parentElement } = component;
@@ -65,24 +67,26 @@ export default function(component) {
 """
 
 _CSS = r"""
-.fk-root { font-size: 0.875rem; }
+/* Theme colours (Streamlit's --st-* properties, light or dark); the key frequencies' outline is grok.palette.KEY, as on every chart. */
+.fk-root { font-size: 0.875rem; font-family: var(--st-font, inherit); color: var(--st-text-color, #31333f); }
 .fk-head { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: 0.3rem 1rem; margin-bottom: 0.3rem; }
 .fk-label { font-size: 0.875rem; }
 .fk-tools { display: inline-flex; gap: 0.35rem; }
-.fk-tool { font: inherit; font-size: 0.8rem; border: 1px solid #c8c8d0; background: #fff; border-radius: 6px; padding: 0.1rem 0.5rem; cursor: pointer; }
+.fk-tool, .fk-k { font: inherit; color: inherit; background: var(--st-background-color, #fff);
+  border: 1px solid var(--st-border-color, #d0d0d8); cursor: pointer; }
+.fk-tool { font-size: 0.8rem; border-radius: 6px; padding: 0.1rem 0.5rem; }
 .fk-keys { display: grid; grid-template-columns: repeat(auto-fill, minmax(2.15rem, 1fr)); gap: 3px; }
-.fk-k { font: inherit; font-variant-numeric: tabular-nums; padding: 0.2rem 0; border: 1px solid #d0d0d8; background: #fff; color: #31333f;
-  border-radius: 5px; cursor: pointer; min-height: 1.9rem; }
-.fk-k:hover, .fk-tool:hover { border-color: #5B4BB7; }
-.fk-k:focus-visible, .fk-tool:focus-visible { outline: 2px solid #5B4BB7; outline-offset: 1px; }
-.fk-k.key { border: 2px solid #E69F00; font-weight: 700; }
+.fk-k { font-variant-numeric: tabular-nums; padding: 0.2rem 0; border-radius: 5px; min-height: 1.9rem; }
+.fk-k:hover, .fk-tool:hover { border-color: var(--st-primary-color, #5B4BB7); }
+.fk-k:focus-visible, .fk-tool:focus-visible { outline: 2px solid var(--st-primary-color, #5B4BB7); outline-offset: 1px; }
+.fk-k.key { border: 2px solid KEY_COLOUR; font-weight: 700; }
 .fk-k.cand { border: 2px dashed #999; }
-.fk-k.on { background: #5B4BB7; color: #fff; border-color: #5B4BB7; }
-.fk-k.on.key { border-color: #E69F00; }
-.fk-sum { margin-top: 0.3rem; color: #555; font-size: 0.8rem; }
+.fk-k.on { background: var(--st-primary-color, #5B4BB7); color: #fff; border-color: var(--st-primary-color, #5B4BB7); }
+.fk-k.on.key { border-color: KEY_COLOUR; box-shadow: inset 0 0 0 1px #fff; }
+.fk-sum { margin-top: 0.3rem; opacity: 0.75; font-size: 0.8rem; }
 """
 
-_keys = st.components.v2.component("grok_freq_keys", js=_JS, css=_CSS)
+_keys = st.components.v2.component("grok_freq_keys", js=_JS, css=_CSS.replace("KEY_COLOUR", palette.KEY))
 
 
 def freq_keys(key: str, n: int, selected: Sequence[int], *, keys: Sequence[int] = (), candidates: Sequence[int] = (),
