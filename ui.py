@@ -331,8 +331,9 @@ def _fits(v: Any, kwargs: dict) -> bool:
         return False
 
 
-def synced(name: str, widget: Callable, parse: Callable[[str], Any], default: Any, fmt: Callable[[Any], str] = str, **kwargs) -> Any:
-    """A widget whose value lives in the URL as ?name=...; kwargs go to the widget."""
+def synced_key(name: str, parse: Callable[[str], Any], default: Any, **kwargs) -> str:
+    """The session key ("w_" + name) of a setting that lives in the URL as ?name=..., holding the
+    link's value, else this session's (if it still fits kwargs' options / range), else `default`."""
     v, from_url = url_value(name, parse, default)
     if not _fits(v, kwargs):
         v = default
@@ -341,9 +342,21 @@ def synced(name: str, widget: Callable, parse: Callable[[str], Any], default: An
         st.session_state[key] = v
     else:  # re-assert: widget ids differ per page, so the same key on another page's widget would
         st.session_state[key] = st.session_state[key]  # otherwise start from its default, not this value
-    out = widget(key=key, **kwargs)
+    return key
+
+
+def synced(name: str, widget: Callable, parse: Callable[[str], Any], default: Any, fmt: Callable[[Any], str] = str, **kwargs) -> Any:
+    """A widget whose value lives in the URL as ?name=...; kwargs go to the widget."""
+    out = widget(key=synced_key(name, parse, default, **kwargs), **kwargs)
     publish(name, out, fmt)
     return out
+
+
+def set_synced(name: str, value: Any, fmt: Callable[[Any], str] = str) -> None:
+    """Set a synced setting from a callback (a grid click, a chart bar, a component): its
+    session key, so the widget or component drawn next shows it, and the URL."""
+    st.session_state[f"w_{name}"] = value
+    publish(name, value, fmt)
 
 
 def int_in(lo: int, hi: int) -> Callable[[str], int]:

@@ -186,5 +186,4 @@ def select_pair(x: int, y: int) -> None:
     """Make (x, y) the selected pair on every page (Ask, Neurons): the shared URL store and the
     number inputs' keys, written from a callback so the inputs drawn next show it."""
     for name, v in (("x", int(x)), ("y", int(y))):
-        ui.publish(name, v)
-        st.session_state[f"w_{name}"] = v
+        ui.set_synced(name, v)

@@ -75,6 +75,11 @@ def check_freqs(p: int, freqs) -> list[int]:
     return sorted(out)
 
 
+def freqs_text(freqs) -> str:
+    """A frequency set as the link writes it, ?freqs=1,8,21 (sorted)."""
+    return ",".join(map(str, sorted(int(k) for k in freqs)))
+
+
 def freq_basis(p: int, freqs, keep: bool, dtype=torch.float32, device=None) -> torch.Tensor:
     """U [p, r]: orthonormal columns spanning cos / sin of each frequency, plus the constant
     when keep: what "remove" projects out, or what "keep" keeps."""

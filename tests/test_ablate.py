@@ -197,3 +197,11 @@ def test_bad_arguments(rand, bad):
         ablate.ablate(model, ds, kw["site"], kw["freqs"], kw["mode"], acts=acts)
     with pytest.raises(ValueError):
         ablate.ablate(model, make_dataset(P + 2), "logits", [1], acts=acts)
+
+
+def test_freqs_text_is_the_links_sorted_form():
+    """The one way a frequency set is written into ?freqs= (Ablations, the Neurons page's bars):
+    sorted, comma separated, and read back by check_freqs to the same set."""
+    assert ablate.freqs_text([21, 1, 8]) == "1,8,21"
+    assert ablate.freqs_text([]) == ""
+    assert ablate.check_freqs(113, [int(t) for t in ablate.freqs_text({35, 14, 41}).split(",")]) == [14, 35, 41]

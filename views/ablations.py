@@ -68,30 +68,21 @@ def toggle_freq() -> None:
     k = int(sel[0]["k"])
     cur = [int(j) for j in ss.get("w_freqs", preset)]
     new = sorted(set(cur) ^ {k})
-    ss["w_freqs"] = new
-    ui.publish("freqs", new, fmt_freqs)
+    set_freqs(new)
     ss["abl_bars_n"] = ss.get("abl_bars_n", 0) + 1
-
-
-def fmt_freqs(v) -> str:
-    return ",".join(map(str, sorted(v)))
 
 
 def chosen_freqs() -> list[int]:
     """The ablation set: a link's ?freqs=, else this session's (the keys, the bar chart and the
     Neurons page all write it), else the preset."""
-    ss = st.session_state
-    v, from_url = ui.url_value("freqs", parse_freqs, sorted(preset))
-    if from_url or not isinstance(ss.get("w_freqs"), list) or not all(1 <= int(k) <= K for k in ss["w_freqs"]):
-        ss["w_freqs"] = sorted(int(k) for k in v)
-    ui.publish("freqs", ss["w_freqs"], fmt_freqs)
-    return [int(k) for k in ss["w_freqs"]]
+    key = ui.synced_key("freqs", parse_freqs, sorted(preset), options=range(1, K + 1))
+    ui.publish("freqs", st.session_state[key], ablate.freqs_text)
+    return [int(k) for k in st.session_state[key]]
 
 
 def set_freqs(new: list[int]) -> None:
-    """A change of the frequency keys: the new set, shared (URL, bar chart, Neurons page)."""
-    st.session_state["w_freqs"] = new
-    ui.publish("freqs", new, fmt_freqs)
+    """A change of the set (a key, a bar): shared with the URL, the bar chart and the Neurons page."""
+    ui.set_synced("freqs", new, ablate.freqs_text)
 
 
 @st.fragment
@@ -138,7 +129,6 @@ def ablation_view() -> None:
         names = list(palette.OUTCOMES)  # still right, broken, was wrong, fixed
         codes = (before & after) * 0 + (before & ~after) * 1 + (~before & ~after) * 2 + (~before & after) * 3
         x, y = int(ui.url_value("x", ui.int_in(0, p - 1), min(41, p - 1))[0]), int(ui.url_value("y", ui.int_in(0, p - 1), min(87, p - 1))[0])
-
         legend = " · ".join(f"<span style='color:{palette.OUTCOMES[n]}'>■</span> {n}" for n in names)
         st.markdown(f"**Which sums break: all {p}×{p} pairs** <small>({legend}; click a cell to pick it)</small>", unsafe_allow_html=True)
         grid.grid("ablation_grid", category_image(codes, [palette.OUTCOMES[n] for n in names], 1), p, p,

@@ -54,8 +54,7 @@ def toggle_embed_bar() -> None:
     sel = (ss.get(f"embed_bars_{ss.get('embed_bars_n', 0)}") or {}).get("selection", {}).get("bar") or []
     if sel:
         new = sorted(set(ablation_set()) ^ {int(sel[0]["k"])})
-        ui.publish("freqs", new, lambda v: ",".join(map(str, sorted(v))))
-        ss["w_freqs"] = new
+        ui.set_synced("freqs", new, ablate.freqs_text)
         ss["embed_bars_n"] = ss.get("embed_bars_n", 0) + 1  # a fresh chart: the next click on the same bar counts again
 
 
