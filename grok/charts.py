@@ -147,45 +147,13 @@ def votes(df: pd.DataFrame, answer: int, height: int = 260, total: np.ndarray | 
 
 
 CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}
-_RING = np.linspace(0, 2 * np.pi, 73)
-
-
-def clock_template(size: int, title: str, m: float) -> alt.LayerChart:
-    """The clock's structure for axes of half-width m: one dataset "points" (`point`, `value`,
-    `cos`, `sin`, `degrees`; see clock_data), each layer filtering its rows, and the unit ring
-    inline (the same for every clock, so it travels in the cached spec, not with each redraw)."""
-    xs = alt.X("cos:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
-    ys = alt.Y("sin:Q", scale=alt.Scale(domain=[-m, m]), title=None, axis=None)
-    ring = alt.Data(values=[{"cos": float(np.cos(t)), "sin": float(np.sin(t)), "order": i} for i, t in enumerate(_RING)])
-    circle = alt.Chart(ring).mark_line(color="#bbbbbb").encode(x=xs, y=ys, order=alt.Order("order:Q"))
-    names = list(CLOCK_POINTS)
-    col = alt.Color("point:N", scale=alt.Scale(domain=names, range=[CLOCK_POINTS[n] for n in names]), legend=None)
-    pts = alt.Chart(alt.NamedData("points"))
-    is_sum = alt.datum.point == "angles of x and y added"
-    filled = pts.transform_filter(~is_sum).mark_point(size=110, filled=True, opacity=0.9).encode(
-        x=xs, y=ys, color=col, shape=alt.Shape("point:N", scale=alt.Scale(domain=["x", "y", "model's answer"], range=["circle", "square", "diamond"]), legend=None),
-        tooltip=[alt.Tooltip("point:N"), alt.Tooltip("value:N"), alt.Tooltip("degrees:Q", title="angle (degrees)")])
-    added = pts.transform_filter(is_sum).mark_point(size=320, filled=False, strokeWidth=2).encode(
-        x=xs, y=ys, color=col, tooltip=[alt.Tooltip("point:N"), alt.Tooltip("degrees:Q", title="angle (degrees)")])
-    labels = pts.transform_filter(alt.datum.value != "").mark_text(dy=-12, fontSize=11).encode(x=xs, y=ys, text=alt.Text("value:N"), color=col)
-    return natural_size(alt.layer(circle, added, filled, labels).properties(width=size, height=size, title=title))
-
-
-def clock_data(df: pd.DataFrame, size: int = 150, title: str = ""):
-    """(clock_template's arguments, its data) for one frequency's points `df`. The axes'
-    half-width is rounded up to 0.05 so that most redraws reuse one template."""
-    m = max(1.35, float(np.abs(df[["cos", "sin"]].to_numpy()).max()) * 1.15 if len(df) else 1.35)
-    m = float(np.ceil(m * 20) / 20)
-    return (size, title, m), {"points": df}
-
-
-def clock(df: pd.DataFrame, size: int = 150, title: str = "") -> alt.LayerChart:
-    """One frequency's circle (`k`, `point`, `value`, `cos`, `sin`, `degrees` rows of one k, from
-    grok.query_view.clock_points): x, y and the model's answer where the model's embedding puts
-    them, x's and y's angles added as a ring marker. One small chart per frequency, so a page
-    can wrap them in a row that flows onto more lines on a narrow screen."""
-    args, data = clock_data(df, size, title)
-    return templated(clock_template(*args), data)
+def clock_half_width(points) -> float:
+    """The half-width of a clock's square axes for its points (dicts or rows with `cos`, `sin`):
+    the unit ring and every point with room around it, rounded up to 0.05 so that the clocks of
+    most questions share one scale (a point off the ring still shows where it is)."""
+    far = max((max(abs(float(r["cos"])), abs(float(r["sin"]))) for r in points), default=0.0)
+    m = max(1.35, far * 1.15)
+    return float(np.ceil(m * 20 - 1e-9) / 20)
 
 
 def clock_legend() -> dict[str, str]:

@@ -29,6 +29,10 @@ def test_bench_app_reports_every_number(run_cli, require_chromium):
         assert s["n"] == 1 and s["p50_ms"] == s["p95_ms"] == s["max_ms"] > 0
         assert s["settled"]["p50_ms"] >= s["p50_ms"]  # idle again only after the repaint
         assert out["within_targets"][k] == (s["p95_ms"] < TARGETS["interaction_p95_ms"])
+    fl = out["floor"]  # the minimal app, measured in the same run
+    assert fl is not None, out["errors"].get("floor")
+    assert fl["n"] == 1 and 0 < fl["p50_ms"] <= fl["settled"]["p50_ms"]
+    assert "floor: barest app" in r.stdout
     assert out["within_targets"]["first_paint"] == (out["first_paint_s"] < TARGETS["first_paint_s"])
     if importlib.util.find_spec("tools.replay_timing") is None:
         assert out["replay"] is None and "replay_timing" in out["errors"]["replay"]

@@ -148,3 +148,11 @@ def test_a_unit_scale_heatmap_keeps_one_spec_for_any_values():
     assert pd.DataFrame(specs[1]["datasets"]["cells"]).equals(df)
     assert np.isclose(df["shade"].abs().max(), 1.0) and np.allclose(df["shade"] * np.abs(values[1]).max(), df["value"])
     assert list(df["row"]) == ["a", "a", "b", "b"] and list(df["col"]) == ["c", "d", "c", "d"]
+
+def test_clock_half_width_holds_the_ring_and_every_point():
+    ring_only = [{"cos": 1.0, "sin": 0.0}, {"cos": 0.0, "sin": -1.0}]
+    assert charts.clock_half_width(ring_only) == 1.35  # the unit ring with room around it (27 / 20 exactly, not 1.40)
+    assert charts.clock_half_width([]) == 1.35
+    far = ring_only + [{"cos": 0.2, "sin": -1.6}]
+    assert charts.clock_half_width(far) == 1.85  # 1.6 * 1.15 = 1.84, rounded up to 0.05
+    assert charts.clock_half_width([{"cos": -3.0, "sin": 0.5}]) >= 3.0 * 1.15

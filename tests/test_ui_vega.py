@@ -22,11 +22,6 @@ def _votes_df(p=13, ks=(2, 5)):
     return pd.concat([pd.DataFrame({"c": range(p), "value": g.normal(size=p), "k": str(k)}) for k in ks])
 
 
-def _clock_df(k=5):
-    return pd.DataFrame({"k": k, "point": ["x", "y", "angles of x and y added", "model's answer"], "value": ["3", "4", "", "7"],
-                         "cos": [1.0, 0.0, -0.5, 0.2], "sin": [0.0, 1.0, 0.3, -1.6], "degrees": [0.0, 90.0, 150.0, 280.0]})
-
-
 def test_to_spec_is_altairs_spec_with_the_data_moved_to_named_datasets():
     chart = charts.spectrum(np.arange(1.0, 7.0), [2, 5], "norm", title="t", selected=[2], select="bar")
     ref = chart.to_dict()  # validated, data inline under hashed names
@@ -50,11 +45,6 @@ def test_templates_with_their_data_are_the_whole_charts():
     for name in ("votes", "total", "marks"):
         assert got["datasets"][name] == whole["datasets"][name]
     assert [d["c"] for d in got["datasets"]["marks"]] == [4, 9]  # true answer and the model's other answer
-    clock = charts.clock(_clock_df(), 120, "k = 5").to_dict()
-    (size, title, m), cdata = charts.clock_data(_clock_df(), 120, "k = 5")
-    assert (size, title) == (120, "k = 5") and m == 1.85  # 1.6 * 1.15 = 1.84, rounded up to 0.05
-    assert clock["layer"][0]["data"]["values"][0] == {"cos": 1.0, "sin": 0.0, "order": 0}  # the ring travels in the spec
-    assert list(cdata) == ["points"] and cdata["points"].equals(_clock_df())
 
 
 def test_cached_spec_keys_on_contents_not_identity():

@@ -61,7 +61,7 @@ class PageSpec:
 # more when other runs have replays). Pages added to app.py's PAGES get a line here.
 APP_PAGES = (
     PageSpec("home", "/", "Home", "grok-explorer", 2),
-    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 2),
+    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 1),  # the votes (the clocks and the table are components)
     PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 4),  # maps are grid images
     PageSpec("circuit", "/circuit", "Circuit", "Circuit", 1),
     PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 1),  # the outcome grid is an image

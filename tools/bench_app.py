@@ -11,6 +11,10 @@ Measures the app's budgets from ../shared/DESIGN.md in headless Chromium; never 
     ask (type x on /ask, Enter), ablation toggle (take a frequency out of / back into the set
     with the frequency keys on /ablations), neuron pick (the next neuron by number on /neurons), shared-step
     move (one keyboard step of the sidebar's step slider, on /ask);
+- the floor: the same repaint timing of the number input of the barest Streamlit app
+  (tools/bench_floor: a title, a number input, a line of text), served and driven in the same
+  run, so each interaction also reads as a ratio to what Streamlit itself costs on this machine
+  (the floor has measured 68 ms on one of the project's machines and 122 ms on another);
 - replay scrub (repaint ms) and play (achieved frames per second), in the browser, by
   tools/replay_timing.measure_replay(page, server_url, run) (the Replay page's own timing);
   without that module the report says so and the rest still runs.
@@ -38,9 +42,10 @@ from . import appdriver as drv
 TARGETS = {"first_paint_s": 3.0, "interaction_p95_ms": 150.0, "scrub_p50_ms": 60.0, "play_fps": 10.0}
 PAGES = {s.name: s for s in drv.APP_PAGES}
 INTERACTIONS = ("ask", "ablation", "neuron", "step")
+FLOOR_APP = Path(__file__).resolve().parent / "bench_floor" / "app.py"  # a title, a number input, a line of text
 LABELS = {"ask": "ask (x on /ask)", "ablation": "ablation toggle", "neuron": "neuron pick", "step": "shared-step move"}
 KEYS = ("run", "note", "repeats", "levers", "load_average", "server_health_s", "first_paint", "first_paint_s", "first_paint_server_cpu_s", "first_ask_view_s",
-        *INTERACTIONS, "replay", "targets", "within_targets", "errors")
+        *INTERACTIONS, "floor", "replay", "targets", "within_targets", "errors")
 
 
 def stats(xs: list[float]) -> dict:
@@ -96,6 +101,25 @@ def first_paints(k: int, target: drv.Target, options: dict, env: dict, app: Path
             srv.stop()
             page.context.close()
     return paints, health, cpu
+
+
+def floor(n: int, browser) -> dict:
+    """The barest app's number-input repaint and settle, n times after two warm-ups: the least a
+    Streamlit round trip costs on this machine, now."""
+    page = drv.new_page(browser)
+    srv = drv.start_server(app=FLOOR_APP, cwd=FLOOR_APP.parent, env={"GROK_RUNS_DIR": None})
+    try:
+        srv.wait_healthy(timeout=120)
+        page.goto(srv.url, timeout=120_000)
+        drv.number_inputs(page).first.wait_for(timeout=120_000)
+        box = drv.number_inputs(page).first
+        for _ in range(2):
+            drv.bump_timed(page, box)
+        ts = [drv.bump_timed(page, box) for _ in range(n)]
+        return {**stats([t.repaint_s for t in ts]), "settled": stats([t.settled_s for t in ts])}
+    finally:
+        srv.stop()
+        page.context.close()
 
 
 def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs: int = 3, options: dict | None = None,
@@ -171,6 +195,12 @@ def measure(n: int, target: drv.Target, timeout_s: float = 900, first_paint_runs
                     if k != "replay" or "not there yet" not in out["errors"][k]:
                         out["errors"][k] += "\n--- server log ---\n" + srv.log_tail(15)
                 srv.stop()
+            out["floor"] = None
+            if only:
+                try:
+                    out["floor"] = floor(n, browser)
+                except Exception as e:  # noqa: BLE001
+                    out["errors"]["floor"] = f"{type(e).__name__}: {str(e)[:400]}"
         finally:
             browser.close()
     out["targets"] = TARGETS
@@ -198,7 +228,7 @@ def table(r: dict) -> str:
         lines.append(f"levers changed: options {lv['options']}, env {lv['env']}, app {lv['app']}")
     fp = r["first_paint"]
     lines += [
-        f"{'':<30}{'p50':>9}{'p95':>9}{'settled p50/p95':>18}{'target':>12}",
+        f"{'':<30}{'p50':>9}{'p95':>9}{'settled p50/p95':>18}{'target':>12}{'p95 / floor':>17}",
         f"{'server health':<30}{r['server_health_s']:>8.2f}s",
         f"{'server CPU until first paint':<30}{r['first_paint_server_cpu_s']:>8.2f}s",
         f"{'first Ask visit, 3 s after Home':<30}{r['first_ask_view_s']:>8.2f}s",
@@ -210,8 +240,14 @@ def table(r: dict) -> str:
             lines.append(f"{LABELS[k]:<30}{'n/a':>9}   {r['errors'].get(k, 'not measured').splitlines()[0][:80]}")
             continue
         st = s["settled"]
+        fl = r.get("floor")
         lines.append(f"{LABELS[k]:<30}{s['p50_ms']:>7.0f}ms{s['p95_ms']:>7.0f}ms{st['p50_ms']:>9.0f}/{st['p95_ms']:<5.0f}ms"
-                     f"{'p95 < 150 ms':>15}  {ok(r['within_targets'][k])}")
+                     f"{'p95 < 150 ms':>15}  {ok(r['within_targets'][k]):<4}"
+                     + (f"{s['p95_ms'] / fl['p95_ms']:>8.2f}x" if fl else ""))
+    fl = r.get("floor")
+    if fl:
+        lines.append(f"{'floor: barest app, number':<30}{fl['p50_ms']:>7.0f}ms{fl['p95_ms']:>7.0f}ms"
+                     f"{fl['settled']['p50_ms']:>9.0f}/{fl['settled']['p95_ms']:<5.0f}ms   (tools/bench_floor: Streamlit's own round trip here)")
     rp = r.get("replay")
     if rp:
         if rp.get("scrub_p50_ms") is not None:
@@ -229,7 +265,7 @@ def table(r: dict) -> str:
     else:
         lines.append(f"{'replay scrub / play':<30}{'n/a':>9}   {r['errors'].get('replay', 'not measured').splitlines()[0][:100]}")
     for k, e in r["errors"].items():
-        if k in INTERACTIONS:
+        if k in INTERACTIONS + ("floor",):
             lines.append(f"error in {k}: {e[:1500]}")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from components import grid
+from components.clocks import clocks
 from grok import charts, palette
 from grok import query_view as qv
 from grok.images import category_image, cell_size, grid_image
@@ -80,13 +81,10 @@ def ask() -> None:
 
     heading = "**The clock, as the model's own embedding draws it**"
     if ks:
-        pts = pd.DataFrame(qv.clock_points(a, ks, x, y))
         legend = " · ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in charts.clock_legend().items())
         st.markdown(f"{heading}\n\n<small>{legend}</small>", unsafe_allow_html=True)  # one element, not two
-        with st.container(horizontal=True, gap="small"):  # one small chart per k: the row wraps on a narrow screen
-            for k in ks:
-                ui.templated_chart(charts.clock_template, *charts.clock_data(pts[pts["k"] == k], size=130, title=f"k = {k}"),
-                                   st_kwargs={"width": "content"})
+        # one component draws every k's clock (SVG), wrapping on a narrow screen: it was a Vega view per k (README, "Speed")
+        clocks("ask_clocks", qv.clock_points(a, ks, x, y), ks, size=130)
         gaps = qv.clock_agreement(a, ks, x, y)
         near = [k for k, d in gaps if d <= 180 / p * 2]
         rough = qv.circle_roundness(a, ks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import re
 import shutil
 import zlib
@@ -103,6 +104,11 @@ def charts_by_title(at: AppTest) -> dict[str, list]:
 def freq_keys(at: AppTest) -> dict:
     """The data of the Ablations page's frequency keys (components/freqs.py)."""
     return next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_freq_keys")
+
+
+def clocks(at: AppTest) -> list[dict]:
+    """The clocks the Ask page draws (components/clocks.py): [{k, m, points}], none without a clock."""
+    return [c for e in at.get("bidi_component") if e.proto.component_name == "grok_clocks" for c in json.loads(e.proto.json)["clocks"]]
 
 
 def set_freqs(at: AppTest, freqs: list[int]) -> AppTest:
@@ -234,7 +240,8 @@ def test_memoriser_gets_no_clock_and_no_key_frequency(page):
         assert "key frequency" not in text.replace("not a key frequency", "").replace("labelled a key frequency", ""), path
         for c in at.get("vega_lite_chart"):
             spec = c.proto.spec
-            assert '"key frequency"' not in spec and "angles of x and y added" not in spec, path  # no key bars, no clocks
+            assert '"key frequency"' not in spec, path  # no key bars
+        assert not clocks(at), path  # no clocks
     at = page("views/query.py", run="mod113-no-wd")
     assert any("No clock is drawn" in c.value for c in at.caption)
     at = page("views/ablations.py", run="mod113-no-wd")
@@ -251,7 +258,7 @@ def test_early_checkpoint_has_no_clock_yet(page):
     at = page("views/query.py", run="mod113", step=str(first))
     no_exception(at)
     assert any(i.value.startswith(("No clock", "No clock yet")) for i in at.info)
-    assert not any("angles of x and y added" in c.proto.spec for c in at.get("vega_lite_chart"))
+    assert not clocks(at)
     at = page("views/neurons.py", run="mod113", step=str(first))
     no_exception(at)
     assert "key frequencies of this checkpoint" not in page_text(at)
@@ -262,8 +269,14 @@ def test_clock_model_shows_its_frequencies_and_a_clock(page):
     at = page("views/query.py", run="clock23", x="5", y="11")
     no_exception(at)
     assert not at.info  # a clock: no "no clock" notice
-    clocks = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart") if "angles of x and y added" in c.proto.spec]
-    assert sorted(int(s["title"].split("=")[1]) for s in clocks) == list(CLOCK_FREQS)
+    drawn = clocks(at)
+    assert sorted(c["k"] for c in drawn) == list(CLOCK_FREQS)
+    for c in drawn:  # x, y, their angles added and the answer, all inside the clock's axes
+        assert [q["point"] for q in c["points"]] == ["x", "y", "angles of x and y added", "model's answer"]
+        assert [q["value"] for q in c["points"]] == ["5", "11", "", str((5 + 11) % 23)]
+        assert all(max(abs(q["cos"]), abs(q["sin"])) < c["m"] for q in c["points"])
+        added = c["points"][2]
+        assert math.hypot(added["cos"], added["sin"]) == pytest.approx(1.0)  # the ring marker sits on the unit circle
     assert metric(at, "Model says") == str((5 + 11) % 23)
     cap = next(c.value for c in at.caption if "Its angle matches the added angles" in c.value)
     assert "k = 3, 7" in cap  # the model's own answer lands where x's and y's angles add, at both frequencies

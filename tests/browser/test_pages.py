@@ -62,6 +62,13 @@ def test_ask_five_plus_seven(open_page):
     assert values[0] == "12"  # the true answer
     assert labels[1] == "Model says" and values[1] == "12"  # the session's run has grokked
     assert "x=5" in page.url and "y=7" in page.url  # the link reopens this question
+    # the clocks (one SVG per key frequency, components/clocks.py) follow the question: x, y and the answer on each
+    clocks = page.locator(f"{drv.MAIN} svg.ck")
+    clocks.first.wait_for(state="visible", timeout=10_000)
+    said = [clocks.nth(i).get_attribute("aria-label") for i in range(clocks.count())]
+    assert said and all(re.search(r"\bx 5 at .*\by 7 at .*model's answer 12 at ", s) for s in said), said
+    box = clocks.first.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100, box  # drawn at its size, not collapsed
 
 
 def test_ablation_toggle_changes_accuracy(open_page):
