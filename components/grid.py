@@ -30,15 +30,31 @@ from grok.images import png_bytes
 _JS = r"""
 export default function(component) {
   const { data, setTriggerValue, parentElement } = component;
+  const named = !!data.showNames;
   let root = parentElement.querySelector('.grid-root');
-  if (!root) {
+  if (!root || root._named !== named) {
+    if (root) root.remove();
     root = document.createElement('div');
-    root.className = 'grid-root';
-    root.innerHTML = '<img class="grid-img" alt=""/><div class="grid-hl"></div><div class="grid-tip"></div>';
+    root.className = 'grid-root' + (named ? ' grid-named' : '');
+    root._named = named;
+    // the cells (image and outline) in a box of their own, so the outline's percentages are of the cells only;
+    // named: row names to the left of the cells and column names above them, each one cell high or wide
+    root.innerHTML = (named ? '<div></div><div class="grid-cn"></div><div class="grid-rn"></div>' : '') +
+      '<div class="grid-cells"><img class="grid-img" alt=""/><div class="grid-hl"></div></div><div class="grid-tip"></div>';
     parentElement.appendChild(root);
   }
   const img = root.querySelector('.grid-img'), hl = root.querySelector('.grid-hl'), tip = root.querySelector('.grid-tip');
   const R = data.rows, C = data.cols;
+  if (named) {
+    const fill = (box, names) => {
+      const key = names.join('\u241e');
+      if (box._key === key) return;
+      box._key = key; box.replaceChildren(...names.map(n => { const e = document.createElement('span'); e.textContent = n; return e; }));
+    };
+    fill(root.querySelector('.grid-rn'), data.rowNames); fill(root.querySelector('.grid-cn'), data.colNames);
+    root.style.setProperty('--grid-r', R); root.style.setProperty('--grid-c', C);
+    root.style.gridTemplateColumns = `auto minmax(0, ${data.width}px)`;
+  }
   // values: a JSON list, or packed (little-endian float32, or the smallest integer type that holds them, as base64), decoded on the first hover
   const values = () => {
     if (!data.packed) return data.values;
@@ -51,7 +67,7 @@ export default function(component) {
     }
     return root._packed;
   };
-  root.style.maxWidth = data.width + 'px';
+  root.style.maxWidth = named ? '' : data.width + 'px';
   if (img.getAttribute('src') !== data.src) img.setAttribute('src', data.src);
   img.setAttribute('alt', data.alt || '');
   root.dataset.rows = R; root.dataset.cols = C;
@@ -89,6 +105,15 @@ export default function(component) {
 
 _CSS = r"""
 .grid-root { position: relative; width: 100%; cursor: crosshair; line-height: 0; }
+.grid-cells { position: relative; }
+.grid-named { display: grid; justify-content: start; column-gap: 4px; row-gap: 2px; cursor: default;
+  font: 11px/1.1 var(--st-font, sans-serif); color: var(--st-text-color, #31333f); }
+/* the names take the cells' size, never set it: height 0 + min-height 100% (rows), min-width 0 (columns) */
+.grid-rn { display: grid; grid-template-rows: repeat(var(--grid-r), 1fr); text-align: right; height: 0; min-height: 100%; }
+.grid-cn { display: grid; grid-template-columns: repeat(var(--grid-c), 1fr); align-items: end; min-width: 0; overflow: hidden; }
+.grid-rn span, .grid-cn span { display: flex; align-items: center; justify-content: flex-end; white-space: nowrap; overflow: hidden; }
+.grid-cn span { writing-mode: vertical-rl; transform: rotate(180deg); justify-content: flex-start; padding-top: 2px; }
+.grid-named .grid-cells { cursor: crosshair; }
 .grid-img { width: 100%; height: auto; image-rendering: pixelated; display: block; }
 .grid-hl { position: absolute; box-sizing: border-box; outline: 2px solid #000; box-shadow: 0 0 0 4px #fff; pointer-events: none; min-width: 2px; min-height: 2px; }
 .grid-tip { position: absolute; display: none; pointer-events: none; background: rgba(255,255,255,0.95); color: #000;
@@ -161,10 +186,11 @@ def unpack(data: dict) -> list:
 def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | None = None, names: Sequence[str] | None = None,
          label: str = "", highlight: tuple[int, int] | None = None, width: int = 460, row: str | None = "x", col: str | None = "y",
          alt: str = "", on_click: Callable[[int, int], None] | None = None,
-         row_names: Sequence[str] | None = None, col_names: Sequence[str] | None = None) -> None:
+         row_names: Sequence[str] | None = None, col_names: Sequence[str] | None = None, show_names: bool = False) -> None:
     """Draw `rgb` ([rows*cell, cols*cell, 3] uint8) as a grid of rows x cols cells; `values`
     (flat, row-major) feed the hover tooltip, or index `names` for a categorical grid; row_names /
-    col_names replace the indices in the tooltip (basis functions, say); a click
+    col_names replace the indices in the tooltip (basis functions, say), and with show_names they
+    are also written beside the rows and above the columns (a small labelled heatmap); a click
     calls on_click(row, col) before the next run (a callback, so widgets drawn afterwards see it)."""
     def clicked() -> None:
         rc = st.session_state[key].click
@@ -178,7 +204,8 @@ def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | 
             "values": list(values) if values is not None and packed is None else None, "packed": packed,
             "names": list(names) if names is not None else None,
             "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt,
-            "rowNames": list(row_names) if row_names is not None else None, "colNames": list(col_names) if col_names is not None else None}
+            "rowNames": list(row_names) if row_names is not None else None, "colNames": list(col_names) if col_names is not None else None,
+            "showNames": bool(show_names and row_names is not None and col_names is not None)}
     _grid(key=key, data=data, on_click_change=clicked, width="stretch")
 
 

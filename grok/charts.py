@@ -206,63 +206,6 @@ def natural_size(chart):
     return chart.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
 
 
-def labelled_heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], x_title: str, y_title: str,
-                     color_title: str = "value", scheme: str = "redblue", diverging: bool = True, cell: int = 26,
-                     title: str = "", width: int | None = None, height: int | None = None, axis_labels: bool = True,
-                     unit_scale: bool = False) -> alt.Chart:
-    """A [rows, cols] grid whose rows / columns have names (unique), kept in the given order:
-    on the axes for a small grid (a few Fourier basis functions), in the tooltip only for a
-    big one (axis_labels=False, explicit width / height). Diverging colours are centred on 0.
-    unit_scale: colour by value / max |value| on a fixed [-1, 1] scale, without a legend (the
-    caller states the range): the chart is then labelled_heatmap_template's with
-    labelled_heatmap_data's rows, a spec that does not depend on the values."""
-    if unit_scale:
-        return templated(labelled_heatmap_template(tuple(row_labels), tuple(col_labels), x_title, y_title, color_title, scheme,
-                                                   diverging, cell, title, width, height, axis_labels),
-                         labelled_heatmap_data(values, row_labels, col_labels))
-    v = np.asarray(values, dtype=float)
-    m = float(np.abs(v).max()) if v.size else 1.0
-    scale = alt.Scale(scheme=scheme, domain=[-m, m] if diverging and m > 0 else alt.Undefined, domainMid=0 if diverging else alt.Undefined)
-    return _labelled_heatmap(alt.Chart(_heatmap_rows(v, row_labels, col_labels)), alt.Color("value:Q", title=color_title, scale=scale),
-                             row_labels, col_labels, x_title, y_title, color_title, cell, title, width, height, axis_labels)
-
-
-def labelled_heatmap_template(row_labels: tuple[str, ...], col_labels: tuple[str, ...], x_title: str, y_title: str,
-                              color_title: str = "value", scheme: str = "redblue", diverging: bool = True, cell: int = 26,
-                              title: str = "", width: int | None = None, height: int | None = None,
-                              axis_labels: bool = True) -> alt.Chart:
-    """The unit-scale labelled heatmap's structure, reading data "cells" (`row`, `col`, `value`,
-    `shade`; labelled_heatmap_data). The Neurons page draws one per neuron: its structure is
-    built once, and each pick sends only the new rows (Altair's build was ~20 ms a pick)."""
-    color = alt.Color("shade:Q", scale=alt.Scale(scheme=scheme, domain=[-1, 1] if diverging else [0, 1]), legend=None)
-    return _labelled_heatmap(alt.Chart(alt.NamedData("cells")), color, row_labels, col_labels, x_title, y_title, color_title,
-                             cell, title, width, height, axis_labels)
-
-
-def labelled_heatmap_data(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """labelled_heatmap_template's data: every cell's names, value and shade = value / max |value|."""
-    v = np.asarray(values, dtype=float)
-    df = _heatmap_rows(v, row_labels, col_labels)
-    m = float(np.abs(v).max()) if v.size else 1.0
-    df["shade"] = df["value"] / (m or 1.0)
-    return {"cells": df}
-
-
-def _heatmap_rows(v: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> pd.DataFrame:
-    r, c = np.indices(v.shape)
-    return pd.DataFrame({"row": np.asarray(row_labels)[r.ravel()], "col": np.asarray(col_labels)[c.ravel()], "value": v.ravel()})
-
-
-def _labelled_heatmap(base: alt.Chart, color: alt.Color, row_labels, col_labels, x_title, y_title, color_title, cell, title,
-                      width, height, axis_labels) -> alt.Chart:
-    return natural_size(base.mark_rect().encode(
-        x=alt.X("col:N", sort=list(col_labels), title=x_title, axis=alt.Axis(labelAngle=-60, orient="top", labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
-        y=alt.Y("row:N", sort=list(row_labels), title=y_title, axis=alt.Axis(labelOverlap=False) if axis_labels else alt.Axis(labels=False, ticks=False)),
-        color=color,
-        tooltip=[alt.Tooltip("row:N", title=y_title), alt.Tooltip("col:N", title=x_title), alt.Tooltip("value:Q", format=".3g", title=color_title)],
-    ).properties(width=width or cell * len(col_labels), height=height or cell * len(row_labels), title=title))
-
-
 OUTCOMES = palette.OUTCOMES
 
 

@@ -131,24 +131,6 @@ def test_votes_chart_has_the_sum_line():
 
 
 
-def test_a_unit_scale_heatmap_keeps_one_spec_for_any_values():
-    """The Neurons page redraws its small Fourier heatmap for every neuron: with unit_scale the
-    spec (all but the data) must not depend on the values, so the browser updates it in place,
-    and the page's template + data draw the same chart as labelled_heatmap itself."""
-    import ui_vega
-
-    g = np.random.default_rng(0)
-    values = (g.normal(size=(2, 2)), 50 * g.normal(size=(2, 2)))
-    specs = [ui_vega.to_spec(charts.labelled_heatmap(v, ["a", "b"], ["c", "d"], "y", "x", unit_scale=True)) for v in values]
-    strip = [json.dumps({k: v for k, v in s.items() if k != "datasets"}, sort_keys=True) for s in specs]
-    assert strip[0] == strip[1]
-    template = ui_vega.to_spec(charts.labelled_heatmap_template(("a", "b"), ("c", "d"), "y", "x"))
-    assert json.dumps({k: v for k, v in template.items() if k != "datasets"}, sort_keys=True) == strip[0]
-    df = charts.labelled_heatmap_data(values[1], ["a", "b"], ["c", "d"])["cells"]
-    assert pd.DataFrame(specs[1]["datasets"]["cells"]).equals(df)
-    assert np.isclose(df["shade"].abs().max(), 1.0) and np.allclose(df["shade"] * np.abs(values[1]).max(), df["value"])
-    assert list(df["row"]) == ["a", "a", "b", "b"] and list(df["col"]) == ["c", "d", "c", "d"]
-
 def test_clock_half_width_holds_the_ring_and_every_point():
     ring_only = [{"cos": 1.0, "sin": 0.0}, {"cos": 0.0, "sin": -1.0}]
     assert charts.clock_half_width(ring_only) == 1.35  # the unit ring with room around it (27 / 20 exactly, not 1.40)

@@ -113,3 +113,24 @@ def test_bad_query_params_warn(name, params, open_page):
     assert warnings.count() >= 1, f"no warning for {params}"
     (key, value), = params.items()
     assert any(f"?{key}={value}" in t for t in warnings.all_inner_texts()), warnings.all_inner_texts()
+
+
+def test_neurons_small_spectrum_names_sit_beside_their_cells(open_page):
+    """The compact 2-D spectrum is a grid image with its basis names written beside the rows and
+    above the columns (components/grid.py, show_names): each name must line up with its cell."""
+    page = open_page("neurons")
+    no_exception(page)
+    g = page.locator(f"{drv.MAIN} .grid-named").first
+    g.wait_for(state="visible", timeout=10_000)
+    rows, cols = g.locator(".grid-rn span"), g.locator(".grid-cn span")
+    n = rows.count()
+    assert n >= 3 and cols.count() == n  # the constant and the cos / sin rows of at least one frequency, square
+    assert rows.first.inner_text() == "const" and rows.nth(1).inner_text().startswith("cos ")
+    img = g.locator(".grid-img").bounding_box()
+    assert img["width"] > 5 * n and abs(img["width"] - img["height"]) < 2  # scaled up from one pixel per cell, square cells
+    cell = img["height"] / n
+    for i in (0, n - 1):
+        r, c = rows.nth(i).bounding_box(), cols.nth(i).bounding_box()
+        assert abs(r["y"] + r["height"] / 2 - (img["y"] + (i + 0.5) * cell)) < cell / 2, (i, r, img)  # row name beside row i
+        assert abs(c["x"] + c["width"] / 2 - (img["x"] + (i + 0.5) * cell)) < cell / 2, (i, c, img)  # column name above column i
+        assert r["x"] + r["width"] <= img["x"] + 1 and c["y"] + c["height"] <= img["y"] + 1  # left of and above the cells
