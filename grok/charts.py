@@ -25,22 +25,34 @@ def fit_x(chart):
 FREQ_KINDS = {"key frequency": palette.KEY, "strongest (no clock yet)": palette.CANDIDATE, "other": palette.OTHER}
 
 
-def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False,
-             candidates: Sequence[int] = (), selected: Sequence[int] | None = None, select: str | None = None) -> alt.Chart:
-    """A bar per frequency k = 1.. coloured by what grok.verdict allows: `key_freqs` (only under
-    a clock), `candidates` (the strongest frequencies while no clock exists), other. log_y for
-    values spanning orders of magnitude (losses). `selected` outlines the bars of a chosen set
-    (the ablation set); `select` names a point selection on k (click a bar: st.altair_chart's
-    on_select returns it)."""
-    k = np.arange(1, len(values) + 1)
+def spectrum_layout(values: np.ndarray, key_freqs: Sequence[int], candidates: Sequence[int] = (), log_y: bool = False) -> dict:
+    """What a per-frequency bar chart shows, for any renderer: each k = 1.. its value and kind (by
+    what grok.verdict allows: `key_freqs` only under a clock, `candidates` while none exists, other),
+    the log axis' floor (the decade below the smallest positive value, bars rise from it) and the
+    k that carry an axis label (every 5th of many, 1, and every key or candidate)."""
     v = np.asarray(values, dtype=float)
+    k = np.arange(1, len(v) + 1)
     keys, cands = set(int(i) for i in key_freqs), set(int(i) for i in candidates)
     kind = ["key frequency" if i in keys else "strongest (no clock yet)" if i in cands else "other" for i in k]
-    df = pd.DataFrame({"k": k, "value": v, "kind": kind})
+    pos = v[v > 0]
+    floor = (float(10 ** np.floor(np.log10(pos.min()))) if pos.size else 1e-12) if log_y else None
+    step = 5 if len(k) > 12 else 1
+    return {"k": [int(i) for i in k], "value": [float(x) for x in v], "kind": kind, "floor": floor,
+            "labelled": [int(i) for i in k if i % step == 0 or i in keys or i in cands or i == 1]}
+
+
+def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: str = "", height: int = 220, log_y: bool = False,
+             candidates: Sequence[int] = (), selected: Sequence[int] | None = None, select: str | None = None) -> alt.Chart:
+    """A bar per frequency k = 1.. coloured by its kind (spectrum_layout). log_y for values
+    spanning orders of magnitude (losses). `selected` outlines the bars of a chosen set (the
+    ablation set); `select` names a point selection on k (click a bar: st.altair_chart's
+    on_select returns it)."""
+    lay = spectrum_layout(values, key_freqs, candidates, log_y)
+    k, kind = lay["k"], lay["kind"]
+    df = pd.DataFrame({"k": k, "value": lay["value"], "kind": kind})
     y, extra = alt.Y("value:Q", title=y_title), {}
-    if log_y:  # bars on a log axis need a floor to rise from: the decade below the smallest value
-        pos = v[v > 0]
-        lo = float(10 ** np.floor(np.log10(pos.min()))) if pos.size else 1e-12
+    if log_y:
+        lo = lay["floor"]
         df["bar"] = df["value"].clip(lower=lo)
         y = alt.Y("bar:Q", title=y_title, scale=alt.Scale(type="log", domainMin=lo), axis=alt.Axis(format=".0e"))
         extra["y2"] = alt.datum(lo)
@@ -52,9 +64,8 @@ def spectrum(values: np.ndarray, key_freqs: Sequence[int], y_title: str, title: 
         extra["stroke"] = alt.condition(alt.datum["in set"] == "yes", alt.value("#000000"), alt.value(None))
         extra["strokeWidth"] = alt.condition(alt.datum["in set"] == "yes", alt.value(2), alt.value(0))
         tooltip.append(alt.Tooltip("in set:N", title="in the ablation set"))
-    step = 5 if len(k) > 12 else 1
     chart = alt.Chart(df).mark_bar(cursor="pointer" if select else "default").encode(
-        x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=[int(i) for i in k if i % step == 0 or i in keys or i in cands or i == 1])),
+        x=alt.X("k:O", title="frequency k", axis=alt.Axis(labelAngle=0, values=lay["labelled"])),
         y=y, **extra,
         color=alt.Color("kind:N", scale=alt.Scale(domain=present, range=[FREQ_KINDS[n] for n in present]), legend=alt.Legend(title=None, orient="top", labelLimit=0)),
         tooltip=tooltip,

@@ -42,8 +42,10 @@ NAV_LINK = "[data-testid='stSidebarNavLink']"
 MAIN = "[data-testid='stMain']"
 EXCEPTION = "[data-testid='stException']"
 DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
-# What a page has drawn: Vega charts, and the 113 x 113 grids that pages draw as images.
+# What a page has drawn: Vega charts and images, and inside the app's components (their shadow DOM) the
+# grids' images (components/grid.py), the clocks (components/clocks.py) and the bar charts (components/bars.py).
 DRAWN_VISUAL = f"{DRAWN_CHART}, {MAIN} [data-testid='stImage'] img"
+DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect"
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,10 @@ class PageSpec:
 # more when other runs have replays). Pages added to app.py's PAGES get a line here.
 APP_PAGES = (
     PageSpec("home", "/", "Home", "grok-explorer", 2),
-    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 1),  # the votes (the clocks and the table are components)
+    PageSpec("ask", "/ask", "Ask the model", "Ask the model", 3),  # the votes, the clocks and the table
     PageSpec("neurons", "/neurons", "Trigonometric neurons", "Trigonometric neurons", 4),  # maps are grid images
     PageSpec("circuit", "/circuit", "Circuit", "Circuit", 1),
-    PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 1),  # the outcome grid is an image
+    PageSpec("ablations", "/ablations", "Frequency ablations", "Frequency ablations", 2),  # the outcome grid and the bars
     PageSpec("replay", "/replay", "Replay", "Replay", 1),  # one Vega chart holds every frame and panel
     PageSpec("train", "/train", "Train your own", "Train your own", 0),
 )
@@ -242,13 +244,24 @@ def page_url(base: str, path: str, **params: Any) -> str:
 
 
 # ---------------------------------------------------------------- waiting for Streamlit
+_DRAWN_COUNT = """() => {
+  let drawn = document.querySelectorAll("%s").length;
+  for (const c of document.querySelectorAll("[data-testid='stMain'] [data-testid='stBidiComponentIsolated']"))
+    if (c.shadowRoot && c.shadowRoot.querySelector("%s")) drawn++;
+  return drawn;
+}""" % (DRAWN_VISUAL.replace('"', '\\"'), DRAWN_IN_COMPONENT)
 _PAGE_READY = """([title, n]) => {
   const app = document.querySelector("[data-testid='stApp']");
   if (!app || app.dataset.testScriptState !== 'notRunning') return false;
   const h = document.querySelector("[data-testid='stMain'] h1");
   if (!h || !h.innerText.includes(title)) return false;
-  return document.querySelectorAll("%s").length >= n;
-}""" % DRAWN_VISUAL.replace('"', '\\"')
+  return (%s)() >= n;
+}""" % _DRAWN_COUNT
+
+
+def drawn_count(page) -> int:
+    """How many charts, images and drawn components (grids, clocks, bar charts) the main area shows."""
+    return page.evaluate(_DRAWN_COUNT)
 
 
 def wait_idle(page, timeout_ms: int = TIMEOUT_MS) -> None:
@@ -262,7 +275,7 @@ def wait_app_ready(page, nav: str = READY_NAV, timeout_ms: int = TIMEOUT_MS) -> 
 
 
 def wait_page(page, spec: PageSpec, timeout_ms: int = TIMEOUT_MS) -> None:
-    """This page's script has finished and at least `min_charts` charts or grid images are drawn."""
+    """This page's script has finished and at least `min_charts` charts, images or drawn components are there."""
     page.wait_for_function(_PAGE_READY, arg=[spec.title, spec.min_charts], timeout=timeout_ms, polling="raf")
 
 

@@ -5,8 +5,9 @@ import streamlit as st
 
 import ui
 from components import grid
+from components.bars import bar_keys
 from components.freqs import freq_keys
-from grok import ablate, charts, fourier, palette
+from grok import ablate, fourier, palette
 from grok import query_view as qv
 from grok.images import category_image, cell_size
 
@@ -55,21 +56,9 @@ def choice(allowed):
 
 SITE_LABELS = {"embedding": "embedding W_E", "neurons": "MLP neurons", "logits": "logits"}
 MODE_LABELS = {"remove": "remove these", "keep": "keep only these"}
-BAR_SELECT = "bar"
-
-
-def toggle_freq() -> None:
-    """A click on a bar of the per-frequency chart: add its k to the ablation set, or take it out.
-    The chart then remounts under a new key, so the next click on the same bar counts again."""
-    ss = st.session_state
-    sel = (ss.get(f"abl_bars_{ss.get('abl_bars_n', 0)}") or {}).get("selection", {}).get(BAR_SELECT) or []
-    if not sel:
-        return
-    k = int(sel[0]["k"])
-    cur = [int(j) for j in ss.get("w_freqs", preset)]
-    new = sorted(set(cur) ^ {k})
-    set_freqs(new)
-    ss["abl_bars_n"] = ss.get("abl_bars_n", 0) + 1
+def toggle_freq(k: int) -> None:
+    """A click on a bar of the per-frequency chart: add its k to the ablation set, or take it out."""
+    set_freqs(sorted(set(int(j) for j in st.session_state.get("w_freqs", preset)) ^ {int(k)}))
 
 
 def chosen_freqs() -> list[int]:
@@ -148,10 +137,9 @@ def ablation_view() -> None:
                     unsafe_allow_html=True)
 
     excl = ui.excluded_per_freq(run, step)
-    key = f"abl_bars_{st.session_state.get('abl_bars_n', 0)}"
-    ui.cached_chart(charts.spectrum, excl, keys, "train loss without k (log)", title="Excluded loss per frequency (click a bar)",
-                    height=300, log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (), selected=freqs, select=BAR_SELECT,
-                    st_kwargs=dict(width="stretch", key=key, on_select=toggle_freq, selection_mode=BAR_SELECT))
+    # an SVG component, not a Vega chart: in this fragment a Vega chart cost ~45 ms of the browser per toggle (README, "Speed")
+    bar_keys("abl_bars", excl, keys, "train loss without k (log)", title="Excluded loss per frequency (click a bar)", height=300,
+             log_y=True, candidates=verdict.freqs if verdict.state == "forming" else (), selected=freqs, on_click=toggle_freq)
     worst = max(range(len(excl)), key=lambda i: excl[i]) + 1
     st.caption(f"Each bar is the training loss after removing only cos / sin(w_k(x+y)) of frequency k from the logits, on a log "
                f"scale (train loss without ablation: {a.metrics['train_loss']:.3g}); outlined bars are in the set above. Removing "

@@ -394,8 +394,9 @@ def test_freqs_from_the_link(page):
     no_exception(at)
     assert freq_keys(at)["selected"] == [1, 2]
     assert "keep only k = 1, 2" in at.subheader[0].value
-    spec = next(c.proto.spec for c in at.get("vega_lite_chart") if "(click a bar)" in c.proto.spec)
-    assert '"in set"' in spec  # the chosen set is outlined on the clickable spectrum
+    bars = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_bars")
+    assert bars["selected"] == [1, 2]  # the chosen set is outlined on the clickable spectrum
+    assert bars["k"] == list(range(1, 12)) and len(bars["value"]) == 11 and bars["floor"] <= min(v for v in bars["value"] if v > 0)
 
 
 def test_ask_about_the_selected_pair_opens_ask_on_it(page):

@@ -131,7 +131,7 @@ def _chips(page) -> list[int]:
 
 
 def find_bar(page, chart, exclude: list[int]):
-    """(k, x, y) of a point over a bar of `chart` whose k is not in `exclude`, found by hovering
+    """(k, x, y) of a point over a bar of the Vega chart `chart` whose k is not in `exclude`, found by hovering
     rows just above the x axis (every bar rises from the floor there) until Vega's tooltip names one."""
     chart.scroll_into_view_if_needed()
     drv.wait_idle(page)
@@ -177,19 +177,31 @@ def test_a_frequency_key_toggles_the_ablation_and_the_link(open_page):
     assert not drv.exceptions(page)
 
 
+def _outlined_bars(page) -> list[int]:
+    """The k of the excluded-loss chart's outlined bars (components/bars.py, in its shadow DOM)."""
+    return sorted(int(g.get_attribute("data-k")) for g in page.locator(f"{drv.MAIN} .bk-root .bk-bar").all()
+                  if "bk-on" in (g.locator("rect").nth(1).get_attribute("class") or ""))
+
+
 def test_clicking_a_spectrum_bar_toggles_that_frequency(open_page):
     page = open_page("ablations", site="logits", mode="remove")
     before = _chips(page)
-    k, px, py = find_bar(page, page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last, before)
-    page.mouse.click(px, py)
+    assert _outlined_bars(page) == before  # the set, outlined on the chart
+    k = next(j for j in range(1, 200) if j not in before)
+    bar = page.locator(f"{drv.MAIN} .bk-root .bk-bar[data-k='{k}']")
+    bar.scroll_into_view_if_needed()
+    bar.hover()
+    assert f"k = {k} (" in bar.locator("title").text_content() and "click to add it" in bar.locator("title").text_content()
+    bar.click()
     page.wait_for_function(_CHIPS_ARE, arg=len(before) + 1, timeout=drv.TIMEOUT_MS)
-    assert _chips(page) == sorted(before + [k])
+    assert _chips(page) == sorted(before + [k]) == _outlined_bars(page)
     heading = page.locator(f"{drv.MAIN} h3", has_text="Result:").first.inner_text()
     assert str(k) in heading
-    k2, px, py = find_bar(page, page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").last, [j for j in range(200) if j != k])
-    page.mouse.click(px, py)  # the same bar again: out of the set
+    bar.click()  # the same bar again: out of the set
     page.wait_for_function(_CHIPS_ARE, arg=len(before), timeout=drv.TIMEOUT_MS)
-    assert _chips(page) == before
+    assert _chips(page) == before == _outlined_bars(page)
+    box = page.locator(f"{drv.MAIN} .bk-root svg").bounding_box()
+    assert box["width"] > 250 and box["height"] >= 290  # drawn at the column's width and its height
     assert not drv.exceptions(page)
 
 
