@@ -54,7 +54,7 @@ function draw(root, d) {
   }
   el('text', {transform: `translate(12,${T + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', class: 'bk-title'}, axis, d.yTitle);
   el('text', {x: L + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'bk-title'}, axis, 'frequency k');
-  const bw = pw / n, base = y(d.floor || 0), labelled = new Set(d.labelled);
+  const bw = pw / n, base = y(d.floor || 0), labelled = d.labelled;
   const bars = el('g', {}, svg);
   root._bars = [];
   d.value.forEach((v, i) => {
@@ -65,8 +65,16 @@ function draw(root, d) {
                           height: Math.max(0.5, base - top), fill: d.colours[d.kind[i]]}, g);
     const tip = el('title', {}, g);
     root._bars.push({k, r, tip, text: `k = ${k} (${d.kind[i]}): ${d.yTitle} ${fmt(v)}`});
-    if (labelled.has(k)) el('text', {x: L + (i + 0.5) * bw, y: T + ph + 13, 'text-anchor': 'middle'}, axis, k);
   });
+  // axis labels: key / candidate frequencies first, then the regular ones where they do not crowd them (a phone's width)
+  const order = [...labelled].sort((a, b) => (d.kind[b - 1] !== 'other') - (d.kind[a - 1] !== 'other'));
+  const placed = [];
+  for (const k of order) {
+    const x = L + (k - 0.5) * bw, w = 6.5 * String(k).length + 5;
+    if (placed.some(([px, pw]) => Math.abs(px - x) < (pw + w) / 2)) continue;
+    placed.push([x, w]);
+    el('text', {x, y: T + ph + 13, 'text-anchor': 'middle'}, axis, k);
+  }
   el('line', {x1: L, x2: L + pw, y1: T + ph, y2: T + ph, class: 'bk-base'}, axis);
 }
 
