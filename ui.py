@@ -59,13 +59,6 @@ def cached_chart(builder, *args, **kwargs):
     return ui_vega.cached(builder, *args, **kwargs)
 
 
-def templated_chart(template, args: tuple, data: dict, st_kwargs: dict | None = None):
-    """ui_vega.templated: an Altair chart whose structure was drawn before, given its new data."""
-    import ui_vega
-
-    return ui_vega.templated(template, args, data, st_kwargs)
-
-
 def vega_spec(c) -> dict:
     """ui_vega.to_spec: the unvalidated spec itself, its data already in Arrow, for a page that
     caches it (Replay)."""

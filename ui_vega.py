@@ -157,7 +157,7 @@ def cached_spec(builder: Callable[..., alt.TopLevelMixin], *args, **kwargs) -> d
             _SPECS[key] = spec
             while len(_SPECS) > _SPECS_MAX:
                 _SPECS.popitem(last=False)
-    return {**spec}  # a shallow copy: templated() sets its own datasets on it
+    return {**spec}  # a shallow copy: Streamlit pops keys from it
 
 
 def cached(builder: Callable[..., alt.TopLevelMixin], *args, st_kwargs: dict | None = None, **kwargs):
@@ -166,10 +166,3 @@ def cached(builder: Callable[..., alt.TopLevelMixin], *args, st_kwargs: dict | N
     return st.vega_lite_chart(cached_spec(builder, *args, **kwargs), **(st_kwargs or {}))
 
 
-def templated(template: Callable[..., alt.TopLevelMixin], args: tuple, data: dict[str, pd.DataFrame], st_kwargs: dict | None = None):
-    """Draw template(*args) (a grok.charts *_template, marks reading alt.NamedData) with `data`
-    as its named datasets: the template's spec is built once per args, the data is all that
-    changes between reruns (see grok.charts.templated)."""
-    spec = cached_spec(template, *args)
-    spec["datasets"] = {**(spec.get("datasets") or {}), **data}
-    return st.vega_lite_chart(spec, **(st_kwargs or {}))

@@ -105,56 +105,20 @@ def heatmap(values: np.ndarray, x_title: str = "y", y_title: str = "x", color_ti
     return natural_size(alt.layer(*layers).properties(width=size, height=size, title=title))
 
 
-def templated(template: alt.TopLevelMixin, data: dict[str, pd.DataFrame]) -> alt.TopLevelMixin:
-    """A template chart (its marks read alt.NamedData) with its data attached as datasets: the
-    whole chart, for tests and for pages that draw it once. Hot pages draw the template's
-    spec cached and pass the data alone (ui_vega.templated), so Altair's build (~17 ms a chart)
-    runs once per template, not on every rerun."""
-    return template.properties(datasets={n: d.to_dict("records") for n, d in data.items()})
-
-
-def votes_template(p: int, ks: Sequence[str], has_total: bool, height: int = 260) -> alt.LayerChart:
-    """The votes chart's structure: data "votes" (`c`, `value`, `k`), "total" (`c`, `value`,
-    `line`) and "marks" (`c`, `label`, `who`); see votes_data."""
-    ks = list(ks)
-    x = alt.X("c:Q", title="output c", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(tickMinStep=1, format="d"))
-    y = alt.Y("value:Q", title="logit contribution")
-    layers = []
-    if ks:
-        layers.append(alt.Chart(alt.NamedData("votes")).mark_line(strokeWidth=1.5).encode(
-            x=x, y=y,
-            color=alt.Color("k:N", title="frequency k", legend=alt.Legend(orient="top", labelLimit=0), sort=ks,
-                            scale=alt.Scale(domain=ks, range=[SERIES_COLORS[(i + 2) % len(SERIES_COLORS)] for i in range(len(ks))])),
-            tooltip=[alt.Tooltip("k:N"), alt.Tooltip("c:Q"), alt.Tooltip("value:Q", format=".3g")],
-        ))
-    if has_total:
-        layers.append(alt.Chart(alt.NamedData("total")).mark_line(color="#000000", strokeWidth=3).encode(
-            x=x, y=y, tooltip=[alt.Tooltip("line:N", title=""), alt.Tooltip("c:Q"), alt.Tooltip("value:Q", format=".3g")]))
-    layers.append(alt.Chart(alt.NamedData("marks")).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
-        x=alt.X("c:Q"), tooltip=[alt.Tooltip("label:N")],
-        color=alt.Color("who:N", scale=alt.Scale(domain=["true answer", "model's answer"], range=["#000000", palette.WRONG]), legend=None)))
-    return fit_x(alt.layer(*layers).properties(height=height).resolve_scale(color="independent"))
-
-
-def votes_data(df: pd.DataFrame, answer: int, total: np.ndarray | None = None, model_answer: int | None = None):
-    """(votes_template's arguments, its data) for per-frequency logit contributions `df`."""
-    p = int(df["c"].max()) + 1 if len(df) else (len(total) if total is not None else 1)
-    ks = [str(k) for k in sorted(df["k"].unique(), key=int)] if len(df) else []
-    marks = [{"c": answer, "label": f"true answer {answer}", "who": "true answer"}]
-    if model_answer is not None and model_answer != answer:
-        marks.append({"c": model_answer, "label": f"model's answer {model_answer}", "who": "model's answer"})
-    data = {"votes": df, "marks": pd.DataFrame(marks)}
-    if total is not None:
-        data["total"] = pd.DataFrame({"c": np.arange(len(total)), "value": np.asarray(total, dtype=float), "line": "sum of the frequencies"})
-    return (p, tuple(ks), total is not None), data
-
-
-def votes(df: pd.DataFrame, answer: int, height: int = 260, total: np.ndarray | None = None, model_answer: int | None = None) -> alt.LayerChart:
-    """Per-frequency logit contribution over the output c (`c`, `value`, `k`), their sum
-    (`total` [p], a thick black line: the curve the model's answer is the peak of), the true
-    answer marked (dashed) and the model's answer when it differs."""
-    args, data = votes_data(df, answer, total, model_answer)
-    return templated(votes_template(*args, height=height), data)
+def votes_layout(votes: np.ndarray, ks: Sequence[int], answer: int, total: np.ndarray | None = None,
+                 model_answer: int | None = None) -> dict:
+    """What the votes chart shows, for any renderer: one series per frequency k (`votes` [K, p],
+    each k's part of the logits over the output c, in its own colour), their sum, and a rule at
+    the true answer, with a second one at the model's answer where it differs."""
+    v = np.asarray(votes, dtype=float)  # [K, p]
+    p = v.shape[1] if len(ks) else (len(total) if total is not None else 1)
+    series = [{"name": str(int(k)), "colour": SERIES_COLORS[(i + 2) % len(SERIES_COLORS)], "values": [float(x) for x in v[i]]}
+              for i, k in enumerate(ks)]
+    marks = [{"c": int(answer), "label": f"true answer {int(answer)}", "colour": "#000000"}]
+    if model_answer is not None and int(model_answer) != int(answer):
+        marks.append({"c": int(model_answer), "label": f"model's answer {int(model_answer)}", "colour": palette.WRONG})
+    return {"p": int(p), "series": series, "total": None if total is None else [float(x) for x in np.asarray(total, dtype=float)],
+            "marks": marks}
 
 
 CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}

@@ -123,12 +123,17 @@ def test_spectrum_labels_key_frequencies_only_when_given():
     assert "key frequency" in json.dumps(keyed) and keyed["params"][0]["name"] == "bar"
 
 
-def test_votes_chart_has_the_sum_line():
-    df = pd.DataFrame({"c": list(range(5)) * 2, "value": np.r_[np.ones(5), np.arange(5.0)], "k": ["1"] * 5 + ["2"] * 5})
-    spec = json.dumps(charts.votes(df, 3, total=np.arange(5.0) + 1, model_answer=4).to_dict())
-    assert "sum of the frequencies" in spec and "model's answer 4" in spec
-
-
+def test_votes_layout_has_each_frequency_the_sum_and_the_answers():
+    v = np.vstack([np.ones(5), np.arange(5.0)])  # [K, p]
+    lay = charts.votes_layout(v, [1, 2], 3, total=v.sum(axis=0), model_answer=4)
+    assert lay["p"] == 5 and [s["name"] for s in lay["series"]] == ["1", "2"]
+    assert lay["series"][1]["values"] == [0.0, 1.0, 2.0, 3.0, 4.0] and lay["total"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert len({s["colour"] for s in lay["series"]}) == 2  # a colour per frequency
+    assert [(m["c"], m["label"]) for m in lay["marks"]] == [(3, "true answer 3"), (4, "model's answer 4")]
+    right = charts.votes_layout(v, [1, 2], 3, total=v.sum(axis=0), model_answer=3)
+    assert [m["c"] for m in right["marks"]] == [3]  # one rule when the model is right
+    none = charts.votes_layout(np.zeros((0, 5)), [], 2, total=np.zeros(5))
+    assert none["series"] == [] and none["p"] == 5
 
 
 def test_clock_half_width_holds_the_ring_and_every_point():

@@ -17,11 +17,6 @@ def _inline(spec: dict) -> dict:
     return out
 
 
-def _votes_df(p=13, ks=(2, 5)):
-    g = np.random.default_rng(0)
-    return pd.concat([pd.DataFrame({"c": range(p), "value": g.normal(size=p), "k": str(k)}) for k in ks])
-
-
 def test_to_spec_is_altairs_spec_with_the_data_moved_to_named_datasets():
     chart = charts.spectrum(np.arange(1.0, 7.0), [2, 5], "norm", title="t", selected=[2], select="bar")
     ref = chart.to_dict()  # validated, data inline under hashed names
@@ -32,19 +27,6 @@ def test_to_spec_is_altairs_spec_with_the_data_moved_to_named_datasets():
     assert spec["data"] == {"name": "data-0"} and ref["data"] == {"name": ref_name}
     strip = lambda d: {k: v for k, v in d.items() if k not in ("datasets", "data", "config", "$schema")}  # noqa: E731
     assert strip(spec) == strip(ref)
-
-
-def test_templates_with_their_data_are_the_whole_charts():
-    df = _votes_df()
-    args, data = charts.votes_data(df, 4, total=df.groupby("c")["value"].sum().to_numpy(), model_answer=9)
-    whole = charts.votes(df, 4, total=df.groupby("c")["value"].sum().to_numpy(), model_answer=9).to_dict()  # validates
-    spec = ui_vega.cached_spec(charts.votes_template, *args)
-    spec["datasets"] = {**spec.get("datasets", {}), **data}
-    assert {k for k in whole["datasets"]} == set(spec["datasets"]) == {"votes", "total", "marks"}
-    got = _inline(spec)
-    for name in ("votes", "total", "marks"):
-        assert got["datasets"][name] == whole["datasets"][name]
-    assert [d["c"] for d in got["datasets"]["marks"]] == [4, 9]  # true answer and the model's other answer
 
 
 def test_cached_spec_keys_on_contents_not_identity():

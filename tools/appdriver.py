@@ -43,9 +43,9 @@ MAIN = "[data-testid='stMain']"
 EXCEPTION = "[data-testid='stException']"
 DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
 # What a page has drawn: Vega charts and images, and inside the app's components (their shadow DOM) the
-# grids' images (components/grid.py), the clocks (components/clocks.py) and the bar charts (components/bars.py).
+# grids' images (components/grid.py), the clocks (components/clocks.py), the votes (components/votes.py) and the bar charts (components/bars.py).
 DRAWN_VISUAL = f"{DRAWN_CHART}, {MAIN} [data-testid='stImage'] img"
-DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect"
+DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect, svg.vt-svg path"
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def test_a_corrupt_run_shows_an_error_on_every_page_then_the_good_run_works(faul
         assert msgs, (page, errors(at))
         assert any("cannot be opened" in e.value for e in at.sidebar.error), page
         if page in RUN_PAGES:
-            assert not at.get("vega_lite_chart"), page  # nothing drawn for a run that did not load
+            assert not drawn(at), page  # nothing drawn for a run that did not load
 
     # Same session: pick the good run; every page works again.
     at.query_params["run"] = good_name
@@ -151,9 +151,14 @@ def test_a_corrupt_run_shows_an_error_on_every_page_then_the_good_run_works(faul
         assert not at.sidebar.error, page
         assert st_caption_has(at, "p = 23"), page  # the sidebar describes the good run
         if page in RUN_PAGES:
-            assert at.get("vega_lite_chart"), page
+            assert drawn(at), page
     at.switch_page("views/query.py").run()
     assert at.metric[0].label.endswith("mod 23")
+
+
+def drawn(at: AppTest) -> list:
+    """The page's charts: Vega charts and the app's drawing components (grids, clocks, votes, bars)."""
+    return list(at.get("vega_lite_chart")) + list(at.get("bidi_component"))
 
 
 def st_caption_has(at: AppTest, text: str) -> bool:

@@ -217,14 +217,12 @@ def test_votes_chart_draws_the_sum_the_caption_names(page, final):
     acts, ks, _ = final
     at = page("views/query.py", x="4", y="9")
     no_exception(at)
-    votes = next(c for c in at.get("vega_lite_chart") if "sum of the frequencies" in c.proto.spec or any(
-        "line" in pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas() for d in c.proto.datasets))
-    frames = [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas() for d in votes.proto.datasets]
-    total = next(f for f in frames if "line" in f)
-    parts = next(f for f in frames if "k" in f and "value" in f)
-    summed = parts.groupby("c")["value"].sum().to_numpy()
-    assert total.sort_values("c")["value"].to_numpy() == pytest.approx(summed, abs=1e-3)
-    peak = int(total["value"].idxmax()) if total.index.equals(total["c"]) else int(total.loc[total["value"].idxmax(), "c"])
+    votes = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_votes")
+    total, parts = np.array(votes["total"]), np.array([s["values"] for s in votes["series"]])  # [p], [K, p]
+    assert [int(s["name"]) for s in votes["series"]] == list(ks) and parts.shape == (len(ks), len(total))
+    assert total == pytest.approx(parts.sum(axis=0), abs=1e-3)  # the thick line is the frequencies' sum
+    assert votes["marks"][0] == {"c": (4 + 9) % len(total), "label": f"true answer {(4 + 9) % len(total)}", "colour": "#000000"}
+    peak = int(total.argmax())
     assert any(f"peaks at c = {peak}" in c.value for c in at.caption)
 
 

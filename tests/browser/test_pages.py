@@ -70,6 +70,15 @@ def test_ask_five_plus_seven(open_page):
     assert said and all(re.search(r"\bx 5 at .*\by 7 at .*model's answer 12 at ", s) for s in said), said
     box = clocks.first.bounding_box()
     assert box and box["width"] > 100 and box["height"] > 100, box  # drawn at its size, not collapsed
+    # the votes (components/votes.py): a line per clock, their sum, the true answer's rule; a hover reads all at one c
+    votes = page.locator(f"{drv.MAIN} .vt-root")
+    assert votes.locator("path.vt-line").count() == clocks.count() and votes.locator("path.vt-total").count() == 1
+    assert "true answer 12" in votes.locator("svg").get_attribute("aria-label")
+    plot = votes.locator(".vt-plot").bounding_box()
+    page.mouse.move(plot["x"] + plot["width"] / 2, plot["y"] + plot["height"] / 2)
+    tip = votes.locator(".vt-tip")
+    tip.wait_for(state="visible", timeout=5_000)
+    assert re.match(r"c = \d+", tip.inner_text()) and "sum:" in tip.inner_text() and tip.inner_text().count("k = ") == clocks.count()
 
 
 def test_ablation_toggle_changes_accuracy(open_page):

@@ -1,0 +1,120 @@
+"""The Ask page's votes: each frequency's part of the logits over the output c, their sum and
+the answers, drawn as SVG by one `st.components.v2` component.
+
+Why not Vega: the chart changes on every ask, and a Vega view in the Ask fragment cost the
+browser ~46 ms per question to settle (A/B on /ask, 30 asks each: 237 -> 191 ms p50 without
+it, on a machine whose barest Streamlit round trip takes 122 ms; README "Speed"). Here an ask
+rewrites a few <path> attributes. Hovering reads every line at one c (a crosshair with the
+values of all frequencies, their sum and which answer sits there), which Vega's per-line
+tooltip did not. What is drawn is grok.charts.votes_layout's.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+_JS = r"""
+const NS = 'http://www.w3.org/2000/svg';
+const el = (name, attrs, parent, text) => {
+  const e = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+};
+const fmt = (v) => Number(v.toPrecision(3)).toString();
+function niceTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 5, 10].map(m => m * mag).find(s => raw <= s) || mag;
+  const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.abs(v) < 1e-12 ? 0 : v);
+  return {out, step};
+}
+
+function draw(root, d) {
+  const W = Math.max(260, Math.floor(root.clientWidth || 600)), H = d.height, L = 48, R = 10, T = 10, B = 38;
+  const pw = W - L - R, ph = H - T - B, p = d.p;
+  const all = [].concat(...d.series.map(s => s.values), d.total || []);
+  let lo = Math.min(0, ...all), hi = Math.max(0, ...all);
+  if (hi - lo < 1e-12) { lo -= 1; hi += 1; }
+  const t = niceTicks(lo, hi, 8); lo = Math.min(lo, t.out[0]); hi = Math.max(hi, t.out[t.out.length - 1]);
+  const x = (c) => L + pw * c / Math.max(1, p - 1), y = (v) => T + ph * (1 - (v - lo) / (hi - lo));
+  const svg = root.querySelector('svg.vt-svg');
+  svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const axis = el('g', {class: 'vt-axis'}, svg);
+  for (const v of t.out) {
+    el('line', {x1: L, x2: L + pw, y1: y(v), y2: y(v), class: v === 0 ? 'vt-zero' : 'vt-grid'}, axis);
+    el('text', {x: L - 5, y: y(v) + 3.5, 'text-anchor': 'end'}, axis, fmt(v));
+  }
+  const xt = niceTicks(0, p - 1, 10);
+  for (const c of xt.out) el('text', {x: x(c), y: T + ph + 14, 'text-anchor': 'middle'}, axis, c);
+  el('text', {x: L + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'vt-title'}, axis, 'output c');
+  el('text', {transform: `translate(11,${T + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', class: 'vt-title'}, axis, 'logit contribution');
+  const path = (vals) => vals.map((v, c) => (c ? 'L' : 'M') + x(c).toFixed(1) + ',' + y(v).toFixed(1)).join('');
+  for (const s of d.series) el('path', {d: path(s.values), stroke: s.colour, class: 'vt-line'}, svg);
+  if (d.total) el('path', {d: path(d.total), class: 'vt-total'}, svg);
+  for (const m of d.marks) el('line', {x1: x(m.c), x2: x(m.c), y1: T, y2: T + ph, stroke: m.colour, class: 'vt-mark'}, svg);
+  const cross = el('line', {y1: T, y2: T + ph, class: 'vt-cross', visibility: 'hidden'}, svg);
+  el('rect', {x: L, y: T, width: pw, height: ph, class: 'vt-hit'}, svg);
+  root._geom = {L, pw, p, x, cross};
+}
+
+export default function(component) {
+  const { data, parentElement } = component;
+  let root = parentElement.querySelector('.vt-root');
+  if (!root) {
+    root = document.createElement('div');
+    root.className = 'vt-root';
+    root.innerHTML = '<div class="vt-legend"></div><div class="vt-plot"><svg class="vt-svg" role="img"></svg><div class="vt-tip"></div></div>';
+    parentElement.appendChild(root);
+    new ResizeObserver(() => { if (root._data && Math.floor(root.clientWidth) !== root._w) { root._w = Math.floor(root.clientWidth); draw(root, root._data); } }).observe(root);
+    const plot = root.querySelector('.vt-plot'), tip = root.querySelector('.vt-tip');
+    plot.addEventListener('mousemove', (ev) => {
+      const g = root._geom, d = root._data; if (!g || !d) return;
+      const b = plot.getBoundingClientRect(), px = ev.clientX - b.left;
+      const c = Math.round((px - g.L) / g.pw * (g.p - 1));
+      if (c < 0 || c >= g.p) { tip.style.display = 'none'; g.cross.setAttribute('visibility', 'hidden'); return; }
+      g.cross.setAttribute('x1', g.x(c)); g.cross.setAttribute('x2', g.x(c)); g.cross.setAttribute('visibility', 'visible');
+      const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> k = ${s.name}: ${fmt(s.values[c])}`);
+      if (d.total) lines.push(`<b>sum: ${fmt(d.total[c])}</b>`);
+      for (const m of d.marks) if (m.c === c) lines.push(m.label);
+      tip.innerHTML = `c = ${c}<br>` + lines.join('<br>');
+      tip.style.display = 'block';
+      tip.style.left = Math.min(px + 12, Math.max(0, b.width - tip.offsetWidth)) + 'px'; tip.style.top = (ev.clientY - b.top + 12) + 'px';
+    });
+    plot.addEventListener('mouseleave', () => { tip.style.display = 'none'; if (root._geom) root._geom.cross.setAttribute('visibility', 'hidden'); });
+  }
+  root._data = data; root._w = Math.floor(root.clientWidth);
+  root.querySelector('.vt-legend').innerHTML = (data.series.length ? '<span class="vt-lt">frequency k</span>' : '') +
+    data.series.map(s => `<span><i style="background:${s.colour}"></i>${s.name}</span>`).join('') +
+    (data.total ? '<span><i class="vt-ti"></i>sum</span>' : '') + data.marks.map(m => `<span><i class="vt-mi" style="border-color:${m.colour}"></i>${m.label}</span>`).join('');
+  const said = data.marks.map(m => m.label).join(', ');
+  root.querySelector('svg').setAttribute('aria-label', 'votes of ' + data.series.length + ' frequencies over the output c; ' + said);
+  draw(root, data);
+}
+"""
+
+_CSS = r"""
+.vt-root { font-family: var(--st-font, sans-serif); color: var(--st-text-color, #31333f); width: 100%; }
+.vt-legend { display: flex; flex-wrap: wrap; gap: 0.15rem 0.8rem; font-size: 0.8rem; margin-bottom: 0.2rem; align-items: center; }
+.vt-legend i { display: inline-block; width: 0.8rem; height: 3px; margin-right: 0.3rem; vertical-align: middle; }
+.vt-legend .vt-ti { height: 4px; background: currentColor; }
+.vt-legend .vt-mi { height: 0; width: 0.9rem; border-top: 2px dashed; background: none; }
+.vt-lt { opacity: 0.75; }
+.vt-plot { position: relative; }
+.vt-svg { display: block; overflow: visible; }
+.vt-axis text { font-size: 10.5px; fill: currentColor; opacity: 0.75; }
+.vt-axis .vt-title { font-size: 11px; opacity: 0.85; }
+.vt-grid { stroke: currentColor; opacity: 0.1; } .vt-zero { stroke: currentColor; opacity: 0.35; }
+.vt-line { fill: none; stroke-width: 1.5; } .vt-total { fill: none; stroke: currentColor; stroke-width: 3; }
+.vt-mark { stroke-width: 2; stroke-dasharray: 4 3; } .vt-cross { stroke: currentColor; opacity: 0.35; }
+.vt-hit { fill: transparent; }
+.vt-tip { position: absolute; display: none; pointer-events: none; background: rgba(255,255,255,0.96); color: #000; border: 1px solid #999;
+  padding: 3px 6px; font: 12px/1.35 sans-serif; white-space: nowrap; z-index: 10; border-radius: 3px; }
+"""
+
+_votes = st.components.v2.component("grok_votes", js=_JS, css=_CSS)
+
+
+def votes_chart(key: str, layout: dict, height: int = 260) -> None:
+    """Draw a grok.charts.votes_layout: the lines over the output c, their sum and the answers."""
+    _votes(key=key, data={**layout, "height": int(height)}, width="stretch")
