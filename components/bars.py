@@ -16,22 +16,14 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from components.svg import SVG_JS
 from grok import charts
 
-_JS = r"""
-const NS = 'http://www.w3.org/2000/svg';
-const el = (name, attrs, parent, text) => {
-  const e = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  if (parent) parent.appendChild(e);
-  return e;
-};
+_JS = SVG_JS + r"""
 const sci = (v) => { const e = Math.round(Math.log10(v)); return e === 0 ? '1' : '1e' + (e < 0 ? '−' + (-e) : e); };
-const fmt = (v) => Number(v.toPrecision(3)).toString();
 
 function draw(root, d) {
-  const W = Math.max(260, Math.floor(root.clientWidth || 600)), H = d.height;
+  const W = widthOf(root), H = d.height;
   const L = 56, R = 8, T = 8, B = 36, pw = W - L - R, ph = H - T - B, n = d.value.length;
   const svg = root.querySelector('svg.bk-svg');
   svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -43,9 +35,9 @@ function draw(root, d) {
     y = (v) => T + ph * (1 - (Math.log10(Math.max(v, d.floor)) - a) / (b - a));
     ticks = []; for (let e = a; e <= b + 1e-9; e++) ticks.push(10 ** e);
   } else {
-    const hi = top * 1.05, step = 10 ** Math.floor(Math.log10(hi / 4)), s = [1, 2, 5, 10].map(m => m * step).find(m => hi / m <= 5);
+    const hi = top * 1.05;
     y = (v) => T + ph * (1 - Math.max(v, 0) / hi);
-    ticks = []; for (let v = 0; v <= hi + 1e-12; v += s) ticks.push(v);
+    ticks = niceTicks(0, hi, 5).out;
   }
   const axis = el('g', {class: 'bk-axis'}, svg);
   for (const t of ticks) {
@@ -95,7 +87,7 @@ export default function(component) {
     root.className = 'bk-root';
     root.innerHTML = '<div class="bk-head"><span class="bk-name"></span><span class="bk-legend"></span></div><svg class="bk-svg" role="img"></svg>';
     parentElement.appendChild(root);
-    new ResizeObserver(() => { if (root._data && Math.floor(root.clientWidth) !== root._w) { root._w = Math.floor(root.clientWidth); draw(root, root._data); outline(root, root._data.selected); } }).observe(root);
+    redrawOnResize(root, () => { if (root._data) { draw(root, root._data); outline(root, root._data.selected); } });
   }
   const shape = JSON.stringify([data.value, data.kind, data.floor, data.labelled, data.height, data.yTitle]);
   root._data = data;

@@ -15,16 +15,10 @@ from typing import Sequence
 
 import streamlit as st
 
+from components.svg import SVG_JS
 from grok import charts
 
-_JS = r"""
-const NS = 'http://www.w3.org/2000/svg';
-const el = (name, attrs, parent) => {
-  const e = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (parent) parent.appendChild(e);
-  return e;
-};
+_JS = SVG_JS + r"""
 // one clock's drawing: the unit ring, the added-angles ring marker, then x, y, the answer and their labels
 function clock(S) {
   const svg = el('svg', {width: S, height: S + 18, role: 'img', class: 'ck'});

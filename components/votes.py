@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-_JS = r"""
-const NS = 'http://www.w3.org/2000/svg';
-const el = (name, attrs, parent, text) => {
-  const e = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  if (parent) parent.appendChild(e);
-  return e;
-};
-const fmt = (v) => Number(v.toPrecision(3)).toString();
-function niceTicks(lo, hi, n) {
-  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw || 1));
-  const step = [1, 2, 5, 10].map(m => m * mag).find(s => raw <= s) || mag;
-  const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.abs(v) < 1e-12 ? 0 : v);
-  return {out, step};
-}
+from components.svg import SVG_JS
+
+_JS = SVG_JS + r"""
 
 function draw(root, d) {
-  const W = Math.max(260, Math.floor(root.clientWidth || 600)), H = d.height, L = 48, R = 10, T = 10, B = 38;
+  const W = widthOf(root), H = d.height, L = 48, R = 10, T = 10, B = 38;
   const pw = W - L - R, ph = H - T - B, p = d.p;
   const all = [].concat(...d.series.map(s => s.values), d.total || []);
   let lo = Math.min(0, ...all), hi = Math.max(0, ...all);
@@ -66,7 +53,7 @@ export default function(component) {
     root.className = 'vt-root';
     root.innerHTML = '<div class="vt-legend"></div><div class="vt-plot"><svg class="vt-svg" role="img"></svg><div class="vt-tip"></div></div>';
     parentElement.appendChild(root);
-    new ResizeObserver(() => { if (root._data && Math.floor(root.clientWidth) !== root._w) { root._w = Math.floor(root.clientWidth); draw(root, root._data); } }).observe(root);
+    redrawOnResize(root, () => { if (root._data) draw(root, root._data); });
     const plot = root.querySelector('.vt-plot'), tip = root.querySelector('.vt-tip');
     plot.addEventListener('mousemove', (ev) => {
       const g = root._geom, d = root._data; if (!g || !d) return;
