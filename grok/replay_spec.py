@@ -54,12 +54,17 @@ def _bands(phases: Sequence, last: int) -> alt.Chart | None:
     )
 
 
-def _marker(frames: pd.DataFrame) -> alt.Chart:
-    """The vertical line at the frame's step (218 rows filtered in the browser: cheap)."""
-    return alt.Chart(frames).transform_filter(f"datum.frame == {FRAME}").mark_rule(color="black", strokeWidth=2).encode(x="step1:Q")
+_ONE = pd.DataFrame({"at": [0]})  # one row: the marker's step is computed, not filtered out of every frame's
 
 
-def _curves(df: pd.DataFrame, frames: pd.DataFrame, phases, last: int, title: str, y_title: str, log_y: bool,
+def _marker() -> alt.Chart:
+    """The vertical line at the frame's step: one datum whose x is the frame's step, so a new
+    frame updates one line (a filter over every frame's row ran ~200 expressions per panel and
+    replaced the line)."""
+    return alt.Chart(_ONE).transform_calculate(step1=f"max({STEP}, 1)").mark_rule(color="black", strokeWidth=2).encode(x="step1:Q")
+
+
+def _curves(df: pd.DataFrame, phases, last: int, title: str, y_title: str, log_y: bool,
             colors: Mapping[str, str], height: int = H, width: int = W) -> alt.LayerChart:
     """Static curves (long: step1, value, series), phase bands and the frame marker."""
     if log_y:
@@ -73,7 +78,7 @@ def _curves(df: pd.DataFrame, frames: pd.DataFrame, phases, last: int, title: st
                         legend=alt.Legend(orient="top", direction="horizontal")),
         tooltip=[alt.Tooltip("step:Q", format=","), "series:N", alt.Tooltip("value:Q", format=".3g")],
     )
-    layers = [b for b in (_bands(phases, last),) if b is not None] + [lines, _marker(frames)]
+    layers = [b for b in (_bands(phases, last),) if b is not None] + [lines, _marker()]
     return alt.layer(*layers).properties(width=width, height=height, title=_step_title(title)).resolve_scale(color="independent")
 
 
@@ -155,10 +160,30 @@ def _circles(replay: Replay, key: Sequence[int], side: int = 84):
                       title=_step_title("Number circle" if key else "Numbers"))
 
 
-def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), maps: pd.DataFrame | None = None,
+def _maps_panel(replay: Replay, strips: pd.DataFrame, F: int) -> alt.VConcatChart:
+    """The stored neurons' maps at the frame: each neuron's strip of all frames (rv.maps_strips)
+    drawn cell * F tall and moved up frame * cell inside a clip one map tall, so a new frame
+    changes one attribute per neuron and decodes no image; above each, its label (best
+    frequency, share), below, the range its colours span."""
+    M = int(replay.maps.shape[1])
+    cell = min(96, (W - 10 * M) // max(M, 1))
+    x = alt.X("slot:O", axis=None, scale=alt.Scale(domain=list(range(M)), paddingInner=0.1, paddingOuter=0.05))
+    labels = rv.maps_long(replay)
+
+    def words(field: str, size: int, color: str) -> alt.Chart:
+        return alt.Chart(labels).transform_filter(f"datum.frame == {FRAME}").mark_text(
+            fontSize=size, baseline="top", color=color).encode(x=x, y=alt.value(0), text=f"{field}:N").properties(width=W, height=14)
+
+    img = alt.Chart(strips).mark_image(width=cell, height=cell * F, smooth=False, align="center", baseline="top", clip=True).encode(
+        x=x, y=alt.value({"expr": f"-{cell} * {FRAME}"}), url="url:N").properties(width=W, height=cell)
+    return alt.vconcat(words("label", 11, "black"), img, words("range", 10, "#555555"), spacing=3).properties(
+        title=_step_title("Stored neurons over (x, y)"))
+
+
+def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), strips: pd.DataFrame | None = None,
           columns: int = 3) -> alt.VConcatChart:
     """The Replay page's one chart. `rows`: the run's metrics rows (denser loss curves; the
-    replay's own metrics when empty); `maps`: rv.maps_long(replay) (pass a cached one: the
+    replay's own metrics when empty); `strips`: rv.maps_strips(replay) (pass a cached one: the
     PNG encoding is the slow part); `columns`: panels per row (3 on a desktop, 1 on a phone)."""
     F = len(replay.steps)
     last = int(replay.steps[-1])
@@ -168,25 +193,17 @@ def build(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping] = (), m
     header = _header(frames, F, 3 * W + 300 if columns >= 3 else W + 60, narrow=columns < 3)
 
     loss_df, acc_df = _loss_acc(replay, rows)
-    loss = _curves(loss_df, frames, phases, last, "Loss", "loss (log)", True, palette.SERIES)
-    acc = _curves(acc_df, frames, phases, last, "Accuracy", "accuracy", False, palette.SERIES)
+    loss = _curves(loss_df, phases, last, "Loss", "loss (log)", True, palette.SERIES)
+    acc = _curves(acc_df, phases, last, "Accuracy", "accuracy", False, palette.SERIES)
     progress = _curves(_long(replay.steps, {lab: replay.metrics[k].tolist() for k, lab in rv.PROGRESS_LOSS_SERIES.items()}),
-                       frames, phases, last, "Restricted and excluded loss", "loss (log)", True, palette.SERIES)
+                       phases, last, "Restricted and excluded loss", "loss (log)", True, palette.SERIES)
     gini = _curves(_long(replay.steps, {lab: replay.metrics[k].tolist() for k, lab in rv.GINI_SERIES.items()}),
-                   frames, phases, last, "Fourier sparsity (Gini)", "Gini coefficient", False, {"W_E": palette.KEY, "W_L": palette.WRONG})
+                   phases, last, "Fourier sparsity (Gini)", "Gini coefficient", False, {"W_E": palette.KEY, "W_L": palette.WRONG})
     norm = _curves(_long(replay.steps, {lab: replay.metrics[k].tolist() for k, lab in rv.NORM_SERIES.items()}),
-                   frames, phases, last, "Weight norm", "sum of squared weights", False, {"sum of squared weights": "#555555"})
+                   phases, last, "Weight norm", "sum of squared weights", False, {"sum of squared weights": "#555555"})
 
-    # ---------------------------------------------------------------- stored neurons' maps (PNG data URLs)
-    maps = rv.maps_long(replay) if maps is None else maps
-    M = int(replay.maps.shape[1])
-    cell = min(96, (W - 10 * M) // max(M, 1))
-    base = alt.Chart(maps).transform_filter(f"datum.frame == {FRAME}").encode(
-        x=alt.X("slot:O", axis=None, scale=alt.Scale(paddingInner=0.1, paddingOuter=0.05)))
-    img = base.mark_image(width=cell, height=cell, smooth=False, align="center", baseline="top").encode(url="url:N", y=alt.value(18))
-    lab = base.mark_text(fontSize=11, baseline="top").encode(text="label:N", y=alt.value(2))
-    rng = base.mark_text(fontSize=10, baseline="top", color="#555555").encode(text="range:N", y=alt.value(cell + 22))
-    neurons = alt.layer(img, lab, rng).properties(width=W, height=cell + 36, title=_step_title("Stored neurons over (x, y)"))
+    # ---------------------------------------------------------------- stored neurons' maps (one PNG strip each)
+    neurons = _maps_panel(replay, rv.maps_strips(replay) if strips is None else strips, F)
 
     # ---------------------------------------------------------------- neurons per frequency (fixed y)
     counts_df = rv.counts_wide(replay, key)
@@ -228,7 +245,7 @@ def build_compare(replay: Replay, phases: Sequence = (), rows: Sequence[Mapping]
     views = [
         _header(frames, F, width).encode(text="short:N").transform_calculate(
             short=f"'step ' + format(datum.step, ',') + ' (frame ' + (datum.frame + 1) + ' of {F}): ' + datum.clock_text"),
-        _curves(loss_df, frames, phases, last, "Loss", "loss (log)", True, palette.SERIES, height=120, width=width),
+        _curves(loss_df, phases, last, "Loss", "loss (log)", True, palette.SERIES, height=120, width=width),
         _spectrum(replay, key, width=width, height=100),
         _circles(replay, key, side=(width - 20 * rv.CIRCLE_PLANES) // rv.CIRCLE_PLANES),
     ]

@@ -238,33 +238,56 @@ def shrink(grid: np.ndarray, side: int = MAP_SIDE) -> np.ndarray:
     return g.reshape(n // f, f, n // f, f).mean((1, 3))
 
 
-def map_data_url(u8: np.ndarray, side: int = MAP_SIDE, levels: int = MAP_LEVELS) -> str:
-    """A stored [p, p] uint8 map (0..255 over its own range) -> data:image/png;base64 URL of a
-    `levels`-colour viridis PNG, at most `side` pixels a side."""
+def _map_index(u8: np.ndarray, side: int, levels: int) -> np.ndarray:
+    """[p, p] uint8 (0..255) -> [s, s] palette indices 0..levels-1, s <= side."""
+    return np.clip(np.round(shrink(u8, side) / 255 * (levels - 1)), 0, levels - 1).astype(np.uint8)
+
+
+def _viridis_png_url(idx: np.ndarray, levels: int) -> str:
     import base64
 
     from .images import grid_image
 
-    idx = np.clip(np.round(shrink(u8, side) / 255 * (levels - 1)), 0, levels - 1).astype(np.uint8)
     pal = grid_image(np.arange(levels, dtype=float)[None], cell=1, lo=0, hi=levels - 1)[0]  # [levels, 3] viridis
     return "data:image/png;base64," + base64.b64encode(png_palette(idx, pal)).decode("ascii")
 
 
-def maps_long(replay: Replay, side: int = MAP_SIDE, levels: int = MAP_LEVELS) -> pd.DataFrame:
-    """One row per (frame, stored neuron): frame, slot j, url (PNG data URL), label ("n55:
-    k = 8, 93%": its best frequency at that frame and the share it explains) and range (the
-    activation range the colours span). Long, not wide: 3 rows x 5 columns per frame cost far
-    fewer Arrow columns than 5 per frame, and filtering ~650 rows in the browser is cheap."""
+def map_data_url(u8: np.ndarray, side: int = MAP_SIDE, levels: int = MAP_LEVELS) -> str:
+    """A stored [p, p] uint8 map (0..255 over its own range) -> data:image/png;base64 URL of a
+    `levels`-colour viridis PNG, at most `side` pixels a side."""
+    return _viridis_png_url(_map_index(u8, side, levels), levels)
+
+
+def map_strip_url(u8: np.ndarray, side: int = MAP_SIDE, levels: int = MAP_LEVELS) -> tuple[str, int]:
+    """A neuron's [F, p, p] stored maps -> (one PNG data URL of all F maps stacked top to
+    bottom, s = the rows of one map). Why a strip: the Replay shows frame f by moving the
+    image up f * s rows inside a clip, so a scrub moves one attribute and decodes nothing
+    (one image per frame re-decoded a PNG per neuron on every frame)."""
+    idx = np.concatenate([_map_index(m, side, levels) for m in u8], axis=0)  # [F * s, s]
+    return _viridis_png_url(idx, levels), idx.shape[1]
+
+
+def maps_long(replay: Replay) -> pd.DataFrame:
+    """One row per (frame, stored neuron): frame, slot j, label ("n55: k = 8, 93%": its best
+    frequency at that frame and the share it explains) and range (the activation range the
+    colours span). Long, not wide: 2 rows x 4 columns per frame cost far fewer Arrow columns
+    than 2 per frame, and filtering ~900 rows in the browser is cheap."""
     F, M = replay.maps.shape[:2]
-    maps = replay.maps.numpy()  # [F, M, p, p]
     rows = []
     for f in range(F):
         for j, n in enumerate(replay.neurons[:M]):
             lo, hi = (float(x) for x in replay.map_range[f, j])
-            rows.append((f, j, map_data_url(maps[f, j], side, levels),
-                         f"n{n}: k = {int(replay.neuron_freq[f, n])}, {float(replay.neuron_frac[f, n]):.0%}", f"{lo:.2g} to {hi:.2g}"))
-    df = pd.DataFrame(rows, columns=["frame", "slot", "url", "label", "range"])
+            rows.append((f, j, f"n{n}: k = {int(replay.neuron_freq[f, n])}, {float(replay.neuron_frac[f, n]):.0%}", f"{lo:.2g} to {hi:.2g}"))
+    df = pd.DataFrame(rows, columns=["frame", "slot", "label", "range"])
     return df.astype({"frame": np.int16, "slot": np.int16})
+
+
+def maps_strips(replay: Replay, side: int = MAP_SIDE, levels: int = MAP_LEVELS) -> pd.DataFrame:
+    """One row per stored neuron: slot j and url, its maps over every frame as one strip
+    (map_strip_url). The PNG encoding is the slow part: cache the result."""
+    maps = replay.maps.numpy()  # [F, M, p, p]
+    urls = [map_strip_url(maps[:, j], side, levels)[0] for j in range(maps.shape[1])]
+    return pd.DataFrame({"slot": np.arange(len(urls), dtype=np.int16), "url": urls})
 
 
 # ---------------------------------------------------------------- jump to a phase boundary

@@ -63,7 +63,8 @@ def test_every_panel_reads_the_frame(clock_spec):
     assert "datum['p' + frame]" in calcs  # spectrum
     assert "datum['n' + frame]" in calcs  # neurons per frequency
     assert any("datum['a' + frame]" in c for c in calcs) and any("datum['b' + frame]" in c for c in calcs)  # circles
-    assert filters.count("datum.frame == frame") >= 6  # header, 5 curve markers, neuron maps
+    assert filters.count("datum.frame == frame") == 3  # the header and the neuron maps' two label rows
+    assert calcs.count("max(fstep, 1)") == 5  # each curve panel's frame marker: one datum at the frame's step
     titles = [d["text"]["expr"] for _, d in walk(clock_spec) if isinstance(d.get("text"), dict) and "expr" in d["text"]]
     assert len(titles) >= 9 and all("fstep" in t for t in titles)  # each panel's title names the frame's step
 
@@ -83,7 +84,12 @@ def test_grids_are_images_and_step_axes_end_at_the_last_step(clock_spec):
     data = clock_spec["datasets"]
     assert max(len(v) for v in data.values()) < 5000  # no dataset of p x p cells (a rect grid)
     urls = [row["url"] for v in data.values() for row in v if "url" in row]
-    assert len(urls) == 3 * 2 and all(u.startswith("data:image/png;base64,") for u in urls)  # frames x stored neurons
+    assert len(urls) == 2 and all(u.startswith("data:image/png;base64,") for u in urls)  # one strip per stored neuron
+    img = images[0]["mark"]  # a strip of 3 frames, one cell shown: moved up one cell per frame, clipped to one
+    assert img["clip"] is True and img["height"] == 3 * img["width"]
+    assert images[0]["encoding"]["y"] == {"value": {"expr": f"-{img['width']} * frame"}}
+    view = next(d for _, d in walk(clock_spec) if isinstance(d.get("mark"), dict) and d["mark"].get("type") == "image" and "height" in d)
+    assert view["height"] == img["width"]
     domains = [d["scale"]["domain"] for _, d in walk(clock_spec) if d.get("field") == "step1" and "scale" in d]
     assert domains and all(dom == [1, 100] for dom in domains)
 

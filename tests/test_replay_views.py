@@ -208,19 +208,30 @@ def test_shrink_box_averages_odd_grids():
 
 
 def test_maps_long_one_row_per_frame_and_neuron():
+    r = fake_replay()
+    m = rv.maps_long(r)
+    assert len(m) == 3 * 2 and m["frame"].tolist() == [0, 0, 1, 1, 2, 2] and m["slot"].tolist() == [0, 1] * 3
+    row = m[(m.frame == 2) & (m.slot == 1)].iloc[0]
+    assert row["label"] == "n0: k = 2, 99%" and row["range"] == "0 to 2"
+
+
+def test_maps_strips_stack_every_frame_of_a_neuron_in_one_image():
     from PIL import Image
     import base64
     import io
 
-    r = fake_replay()
-    m = rv.maps_long(r, levels=8)
-    assert len(m) == 3 * 2 and m["frame"].tolist() == [0, 0, 1, 1, 2, 2] and m["slot"].tolist() == [0, 1] * 3
-    row = m[(m.frame == 2) & (m.slot == 1)].iloc[0]
-    assert row["label"] == "n0: k = 2, 99%" and row["range"] == "0 to 2"
-    im = Image.open(io.BytesIO(base64.b64decode(row["url"].split(",", 1)[1]))).convert("RGB")
-    px = np.array(im)
-    assert im.size == (5, 5)
-    assert px[0, 0].tolist() == [253, 231, 37] and px[1, 1].tolist() == [68, 1, 84]  # the 255 cell is yellow, the rest purple
+    r = fake_replay()  # 3 frames; only frame 2 of slot 1 has a (255) cell, at (0, 0)
+    m = rv.maps_strips(r, levels=8)
+    assert m["slot"].tolist() == [0, 1] and all(u.startswith("data:image/png;base64,") for u in m["url"])
+    ims = [Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB") for u in m["url"]]
+    assert [im.size for im in ims] == [(5, 15), (5, 15)]  # 5 wide, 3 frames of 5 rows stacked
+    px = np.array(ims[1])
+    assert px[10, 0].tolist() == [253, 231, 37]  # frame 2, row 0: the 255 cell is yellow
+    assert (px[:10] == [68, 1, 84]).all() and (px[11:] == [68, 1, 84]).all()  # every other cell purple
+    assert (np.array(ims[0]) == [68, 1, 84]).all()
+    assert rv.map_strip_url(r.maps[:, 1].numpy(), levels=8) == (m["url"][1], 5)
+    big = rv.map_strip_url(np.zeros((2, 113, 113), np.uint8))[0]
+    assert Image.open(io.BytesIO(base64.b64decode(big.split(",", 1)[1]))).size == (57, 114)  # each map shrunk to 57
 
 
 def test_jump_points_from_the_phases():

@@ -68,7 +68,7 @@ ph = ui.phases(run)
 
 @st.cache_resource(max_entries=8, show_spinner="Packing every frame for your browser...")
 def _maps(path: str, mtime: float):
-    return rv.maps_long(ui.replay(runs_mod.open_run(path)))
+    return rv.maps_strips(ui.replay(runs_mod.open_run(path)))
 
 
 @st.cache_resource(max_entries=12, show_spinner="Packing every frame for your browser...")
@@ -79,7 +79,7 @@ def _chart(path: str, mtime: float, compact: bool, columns: int) -> dict:
     rpl = ui.replay(r)
     if compact:
         return ui.vega_spec(replay_spec.build_compare(rpl, ui.phases(r), r.metrics, title=r.name))
-    return ui.vega_spec(replay_spec.build(rpl, ui.phases(r), r.metrics, maps=_maps(path, mtime), columns=columns))
+    return ui.vega_spec(replay_spec.build(rpl, ui.phases(r), r.metrics, strips=_maps(path, mtime), columns=columns))
 
 
 def chart_of(r: runs_mod.Run, compact: bool = False):

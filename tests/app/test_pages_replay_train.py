@@ -93,8 +93,10 @@ def test_replay_page_is_one_chart_and_a_player(app, run_root):
     assert data["fps"] == [5, 10, 15]
     assert [j["label"] for j in data["jumps"]] == ["memorisation ends", "circuit forms", "grokking", "converged"]
     maps = next(d for d in datasets(at, spec) if "url" in d.columns)
-    assert len(maps) == 3 * len(steps)  # every frame's neuron maps travel once, as PNG data URLs
+    assert len(maps) == 3  # every frame's neuron maps travel once: a PNG strip of all frames per stored neuron
     assert maps["url"].str.startswith("data:image/png;base64,").all()
+    labels = next(d for d in datasets(at, spec) if "label" in d.columns and "range" in d.columns)
+    assert len(labels) == 3 * len(steps)  # and each frame's label and colour range per neuron
     assert not at.get("image")  # no server-drawn per-frame images any more
 
 
