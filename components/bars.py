@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from components import plain
+
 from components.svg import SVG_JS
 from grok import charts
 
@@ -80,7 +82,8 @@ function outline(root, selected) {
 }
 
 export default function(component) {
-  const { data, setTriggerValue, parentElement } = component;
+  const { setTriggerValue, parentElement } = component;
+  const data = component.data[0];  // components.plain
   let root = parentElement.querySelector('.bk-root');
   if (!root) {
     root = document.createElement('div');
@@ -135,6 +138,6 @@ def bar_keys(key: str, values: Sequence[float], key_freqs: Sequence[int], y_titl
 
     lay = charts.spectrum_layout(values, key_freqs, candidates, log_y)
     present = [n for n in charts.FREQ_KINDS if n in set(lay["kind"])]
-    _bars(key=key, data={**lay, "title": title, "yTitle": y_title, "height": int(height), "selected": sorted(int(k) for k in selected),
-                         "colours": dict(charts.FREQ_KINDS), "present": present},
+    _bars(key=key, data=plain({**lay, "title": title, "yTitle": y_title, "height": int(height), "selected": sorted(int(k) for k in selected),
+                         "colours": dict(charts.FREQ_KINDS), "present": present}),
           on_click_change=clicked, width="stretch")

@@ -15,6 +15,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from components import plain
+
 from components.svg import SVG_JS
 from grok import charts
 
@@ -41,7 +43,8 @@ function clock(S) {
 const KIND = {"x": "x", "y": "y", "angles of x and y added": "sum", "model's answer": "answer"};
 
 export default function(component) {
-  const { data, parentElement } = component;
+  const { parentElement } = component;
+  const data = component.data[0];  // components.plain
   let root = parentElement.querySelector('.ck-root');
   if (!root || root._size !== data.size) {
     if (root) root.remove();
@@ -98,7 +101,7 @@ def clocks(key: str, points: Sequence[dict], ks: Sequence[int], size: int = 130)
     """One clock per frequency of `ks`, from grok.query_view.clock_points rows (k, point,
     value, cos, sin, degrees). Each clock's axes run over charts.clock_half_width of its points."""
     by_k = {int(k): [r for r in points if int(r["k"]) == int(k)] for k in ks}
-    _clocks(key=key, data={"size": int(size), "clocks": [
+    _clocks(key=key, data=plain({"size": int(size), "clocks": [
         {"k": k, "m": charts.clock_half_width(rows),
          "points": [{n: (float(r[n]) if n in ("cos", "sin", "degrees") else str(r[n])) for n in ("point", "value", "cos", "sin", "degrees")}
-                    for r in rows]} for k, rows in by_k.items()]}, width="stretch")
+                    for r in rows]} for k, rows in by_k.items()]}), width="stretch")

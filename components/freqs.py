@@ -15,11 +15,14 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from components import plain
+
 from grok import palette
 
 _JS = r"""
 export default function(component) {
-  const { data, setStateValue, parentElement } = component;
+  const { setStateValue, parentElement } = component;
+  const data = component.data[0];  // components.plain
   let root = parentElement.querySelector('.fk-root');
   if (!root || root._n !== data.n) {
     if (root) root.remove();
@@ -100,7 +103,7 @@ def freq_keys(key: str, n: int, selected: Sequence[int], *, keys: Sequence[int] 
         if v is not None and on_change is not None:
             on_change(sorted(int(k) for k in v if 1 <= int(k) <= n))
 
-    _keys(key=key, data={"n": int(n), "selected": sorted(int(k) for k in selected), "keys": [int(k) for k in keys],
+    _keys(key=key, data=plain({"n": int(n), "selected": sorted(int(k) for k in selected), "keys": [int(k) for k in keys],
                          "candidates": [int(k) for k in candidates], "preset": sorted(int(k) for k in preset),
-                         "label": label, "presetLabel": preset_label},
+                         "label": label, "presetLabel": preset_label}),
           default={"freqs": sorted(int(k) for k in selected)}, on_freqs_change=changed, width="stretch")

@@ -25,11 +25,13 @@ import numpy as np
 import streamlit as st
 
 import ui
+from components import plain
 from grok.images import png_bytes
 
 _JS = r"""
 export default function(component) {
-  const { data, setTriggerValue, parentElement } = component;
+  const { setTriggerValue, parentElement } = component;
+  const data = component.data[0];  // components.plain
   const named = !!data.showNames;
   let root = parentElement.querySelector('.grid-root');
   if (!root || root._named !== named) {
@@ -206,7 +208,7 @@ def grid(key: str, rgb: np.ndarray, rows: int, cols: int, *, values: Sequence | 
             "label": label, "hl": [int(highlight[0]), int(highlight[1])] if highlight is not None else None, "alt": alt,
             "rowNames": list(row_names) if row_names is not None else None, "colNames": list(col_names) if col_names is not None else None,
             "showNames": bool(show_names and row_names is not None and col_names is not None)}
-    _grid(key=key, data=data, on_click_change=clicked, width="stretch")
+    _grid(key=key, data=plain(data), on_click_change=clicked, width="stretch")
 
 
 def select_pair(x: int, y: int) -> None:

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from components import plain
+
 FPS = (5, 10, 15)  # frames per second offered: each met on a 2-core machine under load (tools.replay_timing)
 IDLE_MS = 500  # report the step this long after the last move (paused)
 
@@ -65,7 +67,8 @@ const IDLE_MS = %(idle)d;
 const fmt = (n) => Number(n).toLocaleString('en-US');
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
+  const { parentElement, setTriggerValue } = component;
+  const data = component.data[0];  // components.plain
   const root = parentElement.querySelector('.grok-player');
   if (!root || !data) return;
   let S = root.__grok;
@@ -231,9 +234,9 @@ def player(steps: Sequence[int], start: int, jumps: Sequence[dict], target: str,
     grok.replay_views.jump_points; followers: [{"target": selector, "steps": [...]}], other
     runs' replay charts, each moved to its frame nearest the player's step. Returns the step the visitor settled on, once, on the run
     that follows it (a trigger value), else None."""
-    res = _player(key=key, data={"steps": [int(s) for s in steps], "start": int(start), "target": target,
+    res = _player(key=key, data=plain({"steps": [int(s) for s in steps], "start": int(start), "target": target,
                                  "jumps": [dict(j) for j in jumps], "fps": list(FPS), "fps_default": int(fps_default),
-                                 "followers": [{"target": f["target"], "steps": [int(s) for s in f["steps"]]} for f in followers]},
+                                 "followers": [{"target": f["target"], "steps": [int(s) for s in f["steps"]]} for f in followers]}),
                   on_step_change=lambda: None)
     v = res.get("step") if hasattr(res, "get") else getattr(res, "step", None)
     return int(v) if v is not None else None

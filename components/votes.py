@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components import plain
+
 from components.svg import SVG_JS
 
 _JS = SVG_JS + r"""
@@ -46,7 +48,8 @@ function draw(root, d) {
 }
 
 export default function(component) {
-  const { data, parentElement } = component;
+  const { parentElement } = component;
+  const data = component.data[0];  // components.plain
   let root = parentElement.querySelector('.vt-root');
   if (!root) {
     root = document.createElement('div');
@@ -104,4 +107,4 @@ _votes = st.components.v2.component("grok_votes", js=_JS, css=_CSS)
 
 def votes_chart(key: str, layout: dict, height: int = 260) -> None:
     """Draw a grok.charts.votes_layout: the lines over the output c, their sum and the answers."""
-    _votes(key=key, data={**layout, "height": int(height)}, width="stretch")
+    _votes(key=key, data=plain({**layout, "height": int(height)}), width="stretch")

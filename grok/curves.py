@@ -98,3 +98,51 @@ def curves(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=Non
     if title:
         spec["title"] = title
     return spec
+
+
+def _decade(v: float, up: bool) -> float:
+    import math
+
+    e = math.log10(v)
+    return 10.0 ** (math.ceil(e - 1e-9) if up else math.floor(e + 1e-9))
+
+
+def layout(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=None, marker: int | None = None,
+           dash_field: str | None = None, title: str = "", log_x: bool = True, x_max: int | None = None) -> dict:
+    """The same curves as `curves`, as what the SVG component (components/curves.py) draws: per
+    (series, run) line its colour, dash and [step, value] points sorted by step (step 0 drawn at
+    the log axis' 1); the axes' domains
+    (x ends at the run's last step; a log y spans whole decades, a linear one the values' range);
+    the phase bands in legend order; the marker. Why a second form: Home's first chart as Vega
+    made the browser load and start Vega (~1.4 s of a 2-core machine's first paint); the SVG
+    component draws the same lines at once (README, "Speed")."""
+    last = int(x_max if x_max is not None else max((r["step"] for r in rows), default=1))
+    lo_x = 1 if log_x else 0
+    names = list(dict.fromkeys(r["series"] for r in rows))
+    colour = {n: palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)}
+    runs = list(dict.fromkeys(r.get(dash_field) for r in rows)) if dash_field else [None]
+    series = []
+    for run in runs:
+        for n in names:
+            pts = sorted((r["step"], r["value"]) for r in rows
+                         if r["series"] == n and (not dash_field or r.get(dash_field) == run) and not (log_y and r["value"] <= 0))
+            if pts:
+                series.append({"name": n, "run": run, "colour": colour[n], "dash": bool(dash_field) and run != runs[0],
+                               "points": [[int(x), float(y)] for x, y in pts]})
+    ys = [p[1] for s in series for p in s["points"]]
+    if not ys:
+        y_dom = [1e-3, 1.0] if log_y else [0.0, 1.0]
+    elif log_y:
+        y_dom = [_decade(min(ys), False), _decade(max(ys), True)]
+    else:
+        y_dom = [min(ys), max(ys)] if max(ys) > min(ys) else [min(ys) - 1, max(ys) + 1]
+    bands, legend = [], []
+    if phases:
+        present = {p.name for p in phases}
+        legend = [{"name": n, "colour": PHASE_COLORS.get(n, "#eeeeee")}
+                  for n in [n for n in PHASE_COLORS if n in present] + sorted(n for n in present if n not in PHASE_COLORS)]
+        bands = [{"phase": p.name, "start": max(p.start, lo_x), "end": min(max(p.end, lo_x), last), "colour": PHASE_COLORS.get(p.name, "#eeeeee")}
+                 for p in phases]
+    return {"title": title, "x_title": "step (log)" if log_x else "step", "y_title": y_title, "log_x": log_x, "log_y": log_y,
+            "x_domain": [lo_x, max(last, lo_x + 1)], "y_domain": y_dom, "series": series, "bands": bands, "phases": legend,
+            "runs": [r for r in runs if r is not None], "marker": None if marker is None else max(int(marker), lo_x)}

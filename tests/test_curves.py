@@ -61,3 +61,35 @@ def test_known_series_keep_their_palette_colour_and_the_data_stays_inline():
     assert color["scale"]["range"] == [palette.SERIES["train"], palette.SERIES["test"]]
     # layer-level inline rows: Streamlit keeps them in the spec's JSON (no Arrow, no pandas)
     assert "data" not in spec and "datasets" not in spec and all("values" in l["data"] for l in spec["layer"])
+
+
+# ---------------------------------------------------------------- the SVG component's layout (Home)
+def test_layout_has_one_line_per_series_and_run_with_the_second_run_dashed():
+    from grok import palette
+
+    rows = (curves.long_rows(ROWS, {"train_loss": "train", "test_loss": "test"}, run="a")
+            + curves.long_rows(ROWS[:2], {"train_loss": "train"}, run="b"))
+    lay = curves.layout(rows, "loss (log)", phases=PHASES, marker=0, dash_field="run", title="Loss", x_max=23000)
+    assert [(s["name"], s["run"], s["dash"]) for s in lay["series"]] == [("train", "a", False), ("test", "a", False), ("train", "b", True)]
+    assert lay["series"][0]["colour"] == palette.SERIES["train"] and lay["series"][1]["colour"] == palette.SERIES["test"]
+    assert lay["series"][0]["points"] == [[0, 4.7], [100, 0.5], [23000, 1e-7]]  # real steps; step 0 is drawn at the axis' 1
+    assert lay["series"][1]["points"] == [[0, 4.7]]  # a log axis drops the zero loss, like the Vega form
+    assert lay["runs"] == ["a", "b"] and lay["title"] == "Loss" and lay["x_title"] == "step (log)"
+    assert lay["x_domain"] == [1, 23000] and lay["marker"] == 1
+    assert lay["y_domain"] == [1e-7, 10.0]  # whole decades around 1e-7 .. 4.7
+
+
+def test_layout_axes_bands_and_phase_legend():
+    rows = curves.long_rows(ROWS, {"train_acc": "train"})
+    lin = curves.layout(rows, "accuracy", log_y=False, log_x=False, phases=PHASES[::-1], marker=150)
+    assert lin["x_domain"] == [0, 23000] and lin["y_domain"] == [0.01, 1.0] and lin["marker"] == 150 and not lin["log_x"]
+    assert [p["name"] for p in lin["phases"]] == ["memorisation", "clean-up", "converged"]  # canonical order, not the input's
+    assert all(p["colour"] == curves.PHASE_COLORS[p["name"]] for p in lin["phases"])
+    assert {b["phase"]: (b["start"], b["end"]) for b in lin["bands"]} == {"memorisation": (0, 100), "clean-up": (100, 5000), "converged": (5000, 23000)}
+    log = curves.layout(rows, "accuracy", log_y=False, phases=PHASES)
+    assert log["bands"][0]["start"] == 1  # clipped to the log axis
+    assert log["runs"] == [] and all(not s["dash"] for s in log["series"])
+    flat = curves.layout(curves.long_rows([{"step": 0, "a": 0.5}, {"step": 9, "a": 0.5}], {"a": "x"}), "y", log_y=False)
+    assert flat["y_domain"] == [-0.5, 1.5]  # a constant line still has an axis
+    empty = curves.layout([], "loss")
+    assert empty["series"] == [] and empty["y_domain"] == [1e-3, 1.0]

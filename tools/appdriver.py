@@ -43,9 +43,10 @@ MAIN = "[data-testid='stMain']"
 EXCEPTION = "[data-testid='stException']"
 DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
 # What a page has drawn: Vega charts and images, and inside the app's components (their shadow DOM) the
-# grids' images (components/grid.py), the clocks (components/clocks.py), the votes (components/votes.py) and the bar charts (components/bars.py).
+# grids' images (components/grid.py), the clocks (components/clocks.py), the votes (components/votes.py), the bar charts (components/bars.py)
+# and the training curves (components/curves.py).
 DRAWN_VISUAL = f"{DRAWN_CHART}, {MAIN} [data-testid='stImage'] img"
-DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect, svg.vt-svg path"
+DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect, svg.vt-svg path, svg.cv-svg path.cv-line"
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,10 @@ def wait_page(page, spec: PageSpec, timeout_ms: int = TIMEOUT_MS) -> None:
 
 
 def first_chart_visible(page, timeout_ms: int = TIMEOUT_MS) -> None:
-    page.locator(DRAWN_CHART).first.wait_for(state="visible", timeout=timeout_ms)
+    """Until the first chart is drawn: a Vega chart, or a component's drawing (Playwright's CSS
+    reaches into the components' shadow roots)."""
+    drawn = ", ".join([DRAWN_CHART] + [f"{MAIN} {s}" for s in DRAWN_IN_COMPONENT.split(", ")])
+    page.locator(drawn).first.wait_for(state="visible", timeout=timeout_ms)
 
 
 def goto_page(page, base: str, spec: PageSpec, timeout_ms: int = TIMEOUT_MS, **params: Any) -> float:

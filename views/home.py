@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
+from components.curves import curves_chart
 from grok import curves
 from grok import phases as phases_mod
 from grok import story
@@ -73,8 +74,9 @@ x_max = max(r[-1]["step"] for _, r in shown)
 ph = ui.phases(run)
 loss_rows = [row for n, r in shown for row in curves.long_rows(r, {"train_loss": "train", "test_loss": "test"}, run=n)]
 acc_rows = [row for n, r in shown for row in curves.long_rows(r, {"train_acc": "train", "test_acc": "test"}, run=n)]
-ui.chart(curves.curves(loss_rows, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss", height=260,
-                              marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
+# SVG components, not Vega: no Vega on the first page a visitor opens (components/curves.py says why)
+curves_chart("home_loss", curves.layout(loss_rows, "loss (log)", phases=ph, dash_field="run" if show_contrast else None, title="Loss",
+                                        marker=int(step), log_x=log_x, x_max=x_max), height=300)
 r_end = rows[-1]
 mem = next((x for x in ph if x.name == "memorisation"), None)
 st.caption(f"Train loss ends at {r_end['train_loss']:.3g}, test loss at {r_end['test_loss']:.3g}"
@@ -82,8 +84,8 @@ st.caption(f"Train loss ends at {r_end['train_loss']:.3g}, test loss at {r_end['
            + (f", test accuracy 100 % at step {g:,}." if g is not None else ", and test accuracy never reached 100 %.")
            + " Shaded bands are the phases; the black rule is the sidebar's step"
            + (f"; the dashed run ({ui.CONTRAST_RUN}, no weight decay) ends at test accuracy {contrast_rows[-1].get('test_acc', 0):.1%}." if show_contrast else "."))
-ui.chart(curves.curves(acc_rows, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None, title="Accuracy",
-                              height=220, marker=int(step), log_x=log_x, x_max=x_max), width="stretch")
+curves_chart("home_acc", curves.layout(acc_rows, "accuracy", log_y=False, phases=ph, dash_field="run" if show_contrast else None,
+                                       title="Accuracy", marker=int(step), log_x=log_x, x_max=x_max), height=260)
 st.caption(f"Chance is 1/{p} = {1 / p:.1%}. Training accuracy ends at {r_end['train_acc']:.1%}, test accuracy at {r_end['test_acc']:.1%}.")
 
 st.subheader("Explore")

@@ -103,12 +103,12 @@ def charts_by_title(at: AppTest) -> dict[str, list]:
 
 def freq_keys(at: AppTest) -> dict:
     """The data of the Ablations page's frequency keys (components/freqs.py)."""
-    return next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_freq_keys")
+    return next(json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == "grok_freq_keys")
 
 
 def clocks(at: AppTest) -> list[dict]:
     """The clocks the Ask page draws (components/clocks.py): [{k, m, points}], none without a clock."""
-    return [c for e in at.get("bidi_component") if e.proto.component_name == "grok_clocks" for c in json.loads(e.proto.json)["clocks"]]
+    return [c for e in at.get("bidi_component") if e.proto.component_name == "grok_clocks" for c in json.loads(e.proto.json)[0]["clocks"]]
 
 
 def set_freqs(at: AppTest, freqs: list[int]) -> AppTest:
@@ -122,7 +122,7 @@ def grids(at: AppTest) -> dict[str, dict]:
     out = {}
     for e in at.get("bidi_component"):
         if e.proto.component_name == "grok_grid":
-            d = json.loads(e.proto.json)
+            d = json.loads(e.proto.json)[0]
             out[d["alt"]] = d
     return out
 
@@ -217,7 +217,7 @@ def test_votes_chart_draws_the_sum_the_caption_names(page, final):
     acts, ks, _ = final
     at = page("views/query.py", x="4", y="9")
     no_exception(at)
-    votes = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_votes")
+    votes = next(json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == "grok_votes")
     total, parts = np.array(votes["total"]), np.array([s["values"] for s in votes["series"]])  # [p], [K, p]
     assert [int(s["name"]) for s in votes["series"]] == list(ks) and parts.shape == (len(ks), len(total))
     assert total == pytest.approx(parts.sum(axis=0), abs=1e-3)  # the thick line is the frequencies' sum
@@ -392,7 +392,7 @@ def test_freqs_from_the_link(page):
     no_exception(at)
     assert freq_keys(at)["selected"] == [1, 2]
     assert "keep only k = 1, 2" in at.subheader[0].value
-    bars = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "grok_bars")
+    bars = next(json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == "grok_bars")
     assert bars["selected"] == [1, 2]  # the chosen set is outlined on the clickable spectrum
     assert bars["k"] == list(range(1, 12)) and len(bars["value"]) == 11 and bars["floor"] <= min(v for v in bars["value"] if v > 0)
 

@@ -73,7 +73,7 @@ def datasets(at: AppTest, spec: dict) -> list:
 def player_data(at: AppTest) -> dict:
     (el,) = at.get("bidi_component")
     assert el.proto.component_name == "grok_replay_player"
-    return json.loads(el.proto.json)
+    return json.loads(el.proto.json)[0]
 
 
 def frame_param(spec: dict) -> dict:

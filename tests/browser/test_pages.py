@@ -81,6 +81,34 @@ def test_ask_five_plus_seven(open_page):
     assert re.match(r"c = \d+", tip.inner_text()) and "sum:" in tip.inner_text() and tip.inner_text().count("k = ") == clocks.count()
 
 
+def test_home_curves_read_every_line_at_one_step(open_page):
+    """Home's loss and accuracy (components/curves.py, SVG): a line per series and run, the
+    sidebar step's marker, a hover that reads every line at one step, the linear step axis."""
+    page = open_page("home")
+    charts = page.locator(f"{drv.MAIN} .cv-root")
+    assert charts.count() == 2
+    loss = charts.first
+    lines = loss.locator("path.cv-line").count()
+    runs = loss.locator(".cv-head .cv-si, .cv-head .cv-di").count()  # the run legend: only with the contrast run shown
+    assert lines == 2 * max(runs, 1) and loss.locator("path.cv-dash").count() == (2 if runs == 2 else 0)
+    assert loss.locator("line.cv-marker").count() == 1
+    said = loss.locator("svg").get_attribute("aria-label")
+    assert said.startswith("Loss over step (log): train") and " ends at " in said, said
+    box = loss.locator("svg").bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 200, box
+    plot = loss.locator(".cv-plot").bounding_box()
+    page.mouse.move(plot["x"] + plot["width"] * 0.8, plot["y"] + plot["height"] / 2)
+    tip = loss.locator(".cv-tip")
+    tip.wait_for(state="visible", timeout=5_000)
+    text = tip.inner_text()
+    assert re.match(r"step [\d,]+", text) and text.count(":") == lines, text  # one "series: value" line per drawn line
+    page.locator(f"{drv.MAIN} [data-testid='stButtonGroup'] button", has_text="linear").click()
+    page.wait_for_function("() => { const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)"
+                           ".flatMap(s => [...s.querySelectorAll('svg.cv-svg')]); return r.length === 2 && r.every(s =>"
+                           " s.getAttribute('aria-label').includes(' over step: ')); }", timeout=20_000)
+    no_exception(page)
+
+
 def test_ablation_toggle_changes_accuracy(open_page):
     page = open_page("ablations")
     before = drv.metric_values(page)[0]  # train accuracy with every key frequency removed
