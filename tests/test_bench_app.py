@@ -33,6 +33,8 @@ def test_bench_app_reports_every_number(run_cli, require_chromium):
     assert fl is not None, out["errors"].get("floor")
     assert fl["n"] == 1 and 0 < fl["p50_ms"] <= fl["settled"]["p50_ms"]
     assert "floor: barest app" in r.stdout
+    ffp = out["floor_first_paint"]  # and the minimal app's first paint, launched alternately
+    assert ffp["n"] == 1 and ffp["p50_ms"] > 0 and "floor: barest app, first paint" in r.stdout
     assert out["within_targets"]["first_paint"] == (out["first_paint_s"] < TARGETS["first_paint_s"])
     if importlib.util.find_spec("tools.replay_timing") is None:
         assert out["replay"] is None and "replay_timing" in out["errors"]["replay"]
