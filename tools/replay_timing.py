@@ -70,7 +70,7 @@ def _pct(xs: list[float], q: float) -> float | None:
     return drv.percentile(xs, q) if xs else None
 
 
-def measure_replay(page, server_url: str, run: str, scrubs: int = 30, play_s: float = 3.0, speeds=(5, 10, 15)) -> dict:
+def measure_replay(page, server_url: str, run: str, scrubs: int = 30, play_s: float = 5.0, speeds=(5, 10, 15)) -> dict:
     """Open /replay for `run` in `page` (a fresh Playwright page) and time scrubbing and play.
     Returns {"load_s", "payload_bytes", "scrub_ms": {p50, p95, n, lost}, "play": {fps: {...}},
     "ws_sent_while_scrubbing_or_playing", "frames"}."""
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.replay_timing", description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="run name (default: pretrained mod113, else the demo run)")
     ap.add_argument("--scrubs", type=int, default=30)
-    ap.add_argument("--play-seconds", type=float, default=3.0)
+    ap.add_argument("--play-seconds", type=float, default=5.0, help="seconds of play per speed (default 5: a late first or last repaint skews a shorter window more)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
