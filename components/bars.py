@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from components import plain
-
 from components.svg import SVG_JS
 from grok import charts
 
@@ -84,14 +83,9 @@ function outline(root, selected) {
 export default function(component) {
   const { setTriggerValue, parentElement } = component;
   const data = component.data[0];  // components.plain
-  let root = parentElement.querySelector('.bk-root');
-  if (!root) {
-    root = document.createElement('div');
-    root.className = 'bk-root';
-    root.innerHTML = '<div class="bk-head"><span class="bk-name"></span><span class="bk-legend"></span></div><svg class="bk-svg" role="img"></svg>';
-    parentElement.appendChild(root);
-    redrawOnResize(root, () => { if (root._data) { draw(root, root._data); outline(root, root._data.selected); } });
-  }
+  const [root] = mountOnce(parentElement, 'bk-root',
+    '<div class="bk-head"><span class="bk-name"></span><span class="bk-legend"></span></div><svg class="bk-svg" role="img"></svg>',
+    (r) => { draw(r, r._data); outline(r, r._data.selected); });
   const shape = JSON.stringify([data.value, data.kind, data.floor, data.labelled, data.height, data.yTitle]);
   root._data = data;
   if (root._shape !== shape) {  // only a new picture is drawn again; a new set only restyles the bars

@@ -16,7 +16,6 @@ from typing import Sequence
 import streamlit as st
 
 from components import plain
-
 from components.svg import SVG_JS
 from grok import charts
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import streamlit as st
 
 from components import plain
-
 from components.svg import SVG_JS
 
 _JS = SVG_JS + r"""
@@ -79,32 +78,20 @@ function draw(root, d) {
 export default function(component) {
   const { parentElement } = component;
   const data = component.data[0];  // components.plain
-  let root = parentElement.querySelector('.cv-root');
-  if (!root) {
-    root = document.createElement('div');
-    root.className = 'cv-root';
-    root.innerHTML = '<div class="cv-head"></div><div class="cv-plot"><svg class="cv-svg" role="img"></svg><div class="cv-tip"></div></div><div class="cv-phases"></div>';
-    parentElement.appendChild(root);
-    redrawOnResize(root, () => { if (root._data) draw(root, root._data); });
-    const plot = root.querySelector('.cv-plot'), tip = root.querySelector('.cv-tip');
-    plot.addEventListener('mousemove', (ev) => {
-      const g = root._geom, d = root._data; if (!g || !d || !d.series.length) return;
-      const b = plot.getBoundingClientRect(), px = ev.clientX - b.left;
-      if (px < g.L || px > g.L + g.pw) { tip.style.display = 'none'; g.cross.setAttribute('visibility', 'hidden'); return; }
-      const step = g.x.inv(px);
-      const at = d.series.map(s => s.points[nearest(s.points, step)]);
-      const shown = at[0][0];
-      g.cross.setAttribute('x1', g.x(Math.max(shown, d.x_domain[0]))); g.cross.setAttribute('x2', g.x(Math.max(shown, d.x_domain[0])));
-      g.cross.setAttribute('visibility', 'visible');
-      const band = d.bands.find(p => p.start <= shown && shown <= p.end);
-      const rows = d.series.map((s, i) => `<span style="color:${s.colour}">${s.dash ? '┅' : '━'}</span> ${s.name}${d.runs.length > 1 ? ' (' + s.run + ')' : ''}: ` +
-        `${fmt(at[i][1])}${at[i][0] !== shown ? ' <small>at step ' + at[i][0].toLocaleString('en-US') + '</small>' : ''}`);
-      tip.innerHTML = `step ${shown.toLocaleString('en-US')}` + (band ? ` <small>(${band.phase})</small>` : '') + '<br>' + rows.join('<br>');
-      tip.style.display = 'block';
-      tip.style.left = Math.min(px + 12, Math.max(0, b.width - tip.offsetWidth)) + 'px'; tip.style.top = (ev.clientY - b.top + 12) + 'px';
-    });
-    plot.addEventListener('mouseleave', () => { tip.style.display = 'none'; if (root._geom) root._geom.cross.setAttribute('visibility', 'hidden'); });
-  }
+  const [root, made] = mountOnce(parentElement, 'cv-root',
+    '<div class="cv-head"></div><div class="cv-plot"><svg class="cv-svg" role="img"></svg><div class="cv-tip"></div></div><div class="cv-phases"></div>',
+    (r) => draw(r, r._data));
+  if (made) hoverTip(root, root.querySelector('.cv-plot'), root.querySelector('.cv-tip'), (px, g, d) => {
+    if (!d.series.length || px < g.L || px > g.L + g.pw) return null;
+    const step = g.x.inv(px);
+    const at = d.series.map(s => s.points[nearest(s.points, step)]);
+    const shown = at[0][0];
+    const band = d.bands.find(p => p.start <= shown && shown <= p.end);
+    const rows = d.series.map((s, i) => `<span style="color:${s.colour}">${s.dash ? '┅' : '━'}</span> ${s.name}${d.runs.length > 1 ? ' (' + s.run + ')' : ''}: ` +
+      `${fmt(at[i][1])}${at[i][0] !== shown ? ' <small>at step ' + at[i][0].toLocaleString('en-US') + '</small>' : ''}`);
+    return {x: g.x(Math.max(shown, d.x_domain[0])),
+            html: `step ${shown.toLocaleString('en-US')}` + (band ? ` <small>(${band.phase})</small>` : '') + '<br>' + rows.join('<br>')};
+  });
   root._data = data; root._w = Math.floor(root.clientWidth);
   const names = [...new Map(data.series.map(s => [s.name, s.colour])).entries()];
   root.querySelector('.cv-head').innerHTML = (data.title ? `<b class="cv-t">${data.title}</b>` : '') +

@@ -16,7 +16,6 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from components import plain
-
 from grok import palette
 
 _JS = r"""

@@ -1,7 +1,8 @@
-"""The JavaScript the SVG chart components share (clocks, votes, bars), prepended to each one's
-module: making SVG elements, number formatting, nice axis ticks, and redrawing when the
-component's width changes (a phone turned, the sidebar opened). One copy, so the three charts
-format and lay out their axes alike."""
+"""The JavaScript the SVG chart components share (clocks, votes, bars, curves), prepended to each
+one's module: making SVG elements, number formatting, nice axis ticks, mounting the chart's root
+once and redrawing it when the component's width changes (a phone turned, the sidebar opened),
+and the hover crosshair with its tooltip. One copy, so the charts format, lay out their axes and
+read out a hover alike."""
 
 SVG_JS = r"""
 const NS = 'http://www.w3.org/2000/svg';
@@ -26,5 +27,33 @@ const widthOf = (root) => Math.max(260, Math.floor(root.clientWidth || 600));
 // redraw() again whenever root's width changes; root._w holds the width last drawn at
 function redrawOnResize(root, redraw) {
   new ResizeObserver(() => { const w = Math.floor(root.clientWidth); if (w !== root._w) { root._w = w; redraw(); } }).observe(root);
+}
+// the chart's root element (class cls, inner html) in parent, made and appended on the first call only;
+// redraw(root) runs again whenever its width changes. -> [root, made now]
+function mountOnce(parent, cls, html, redraw) {
+  let root = parent.querySelector('.' + cls);
+  if (root) return [root, false];
+  root = document.createElement('div');
+  root.className = cls;
+  root.innerHTML = html;
+  parent.appendChild(root);
+  redrawOnResize(root, () => { if (root._data) redraw(root); });
+  return [root, true];
+}
+// a vertical crosshair (root._geom.cross) and a tooltip over plot: at(px, root._geom, root._data) gives
+// {x, html} for the pointer's x in the plot, or null outside it (both hidden)
+function hoverTip(root, plot, tip, at) {
+  const hide = () => { tip.style.display = 'none'; if (root._geom) root._geom.cross.setAttribute('visibility', 'hidden'); };
+  plot.addEventListener('mousemove', (ev) => {
+    const g = root._geom, d = root._data; if (!g || !d) return;
+    const b = plot.getBoundingClientRect(), px = ev.clientX - b.left;
+    const hit = at(px, g, d);
+    if (!hit) { hide(); return; }
+    g.cross.setAttribute('x1', hit.x); g.cross.setAttribute('x2', hit.x); g.cross.setAttribute('visibility', 'visible');
+    tip.innerHTML = hit.html;
+    tip.style.display = 'block';
+    tip.style.left = Math.min(px + 12, Math.max(0, b.width - tip.offsetWidth)) + 'px'; tip.style.top = (ev.clientY - b.top + 12) + 'px';
+  });
+  plot.addEventListener('mouseleave', hide);
 }
 """

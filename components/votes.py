@@ -13,7 +13,6 @@ from __future__ import annotations
 import streamlit as st
 
 from components import plain
-
 from components.svg import SVG_JS
 
 _JS = SVG_JS + r"""
@@ -50,29 +49,16 @@ function draw(root, d) {
 export default function(component) {
   const { parentElement } = component;
   const data = component.data[0];  // components.plain
-  let root = parentElement.querySelector('.vt-root');
-  if (!root) {
-    root = document.createElement('div');
-    root.className = 'vt-root';
-    root.innerHTML = '<div class="vt-legend"></div><div class="vt-plot"><svg class="vt-svg" role="img"></svg><div class="vt-tip"></div></div>';
-    parentElement.appendChild(root);
-    redrawOnResize(root, () => { if (root._data) draw(root, root._data); });
-    const plot = root.querySelector('.vt-plot'), tip = root.querySelector('.vt-tip');
-    plot.addEventListener('mousemove', (ev) => {
-      const g = root._geom, d = root._data; if (!g || !d) return;
-      const b = plot.getBoundingClientRect(), px = ev.clientX - b.left;
-      const c = Math.round((px - g.L) / g.pw * (g.p - 1));
-      if (c < 0 || c >= g.p) { tip.style.display = 'none'; g.cross.setAttribute('visibility', 'hidden'); return; }
-      g.cross.setAttribute('x1', g.x(c)); g.cross.setAttribute('x2', g.x(c)); g.cross.setAttribute('visibility', 'visible');
-      const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> k = ${s.name}: ${fmt(s.values[c])}`);
-      if (d.total) lines.push(`<b>sum: ${fmt(d.total[c])}</b>`);
-      for (const m of d.marks) if (m.c === c) lines.push(m.label);
-      tip.innerHTML = `c = ${c}<br>` + lines.join('<br>');
-      tip.style.display = 'block';
-      tip.style.left = Math.min(px + 12, Math.max(0, b.width - tip.offsetWidth)) + 'px'; tip.style.top = (ev.clientY - b.top + 12) + 'px';
-    });
-    plot.addEventListener('mouseleave', () => { tip.style.display = 'none'; if (root._geom) root._geom.cross.setAttribute('visibility', 'hidden'); });
-  }
+  const [root, made] = mountOnce(parentElement, 'vt-root',
+    '<div class="vt-legend"></div><div class="vt-plot"><svg class="vt-svg" role="img"></svg><div class="vt-tip"></div></div>', (r) => draw(r, r._data));
+  if (made) hoverTip(root, root.querySelector('.vt-plot'), root.querySelector('.vt-tip'), (px, g, d) => {
+    const c = Math.round((px - g.L) / g.pw * (g.p - 1));
+    if (c < 0 || c >= g.p) return null;
+    const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> k = ${s.name}: ${fmt(s.values[c])}`);
+    if (d.total) lines.push(`<b>sum: ${fmt(d.total[c])}</b>`);
+    for (const m of d.marks) if (m.c === c) lines.push(m.label);
+    return {x: g.x(c), html: `c = ${c}<br>` + lines.join('<br>')};
+  });
   root._data = data; root._w = Math.floor(root.clientWidth);
   root.querySelector('.vt-legend').innerHTML = (data.series.length ? '<span class="vt-lt">frequency k</span>' : '') +
     data.series.map(s => `<span><i style="background:${s.colour}"></i>${s.name}</span>`).join('') +

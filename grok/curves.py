@@ -1,13 +1,15 @@
-"""Training curves (loss, accuracy over steps, with phase bands and a step marker) as plain
-Vega-Lite dicts with their rows inline: no Altair, pandas or numpy.
+"""Training curves (loss, accuracy over steps, with phase bands and a step marker), in two
+forms from the same rows: plain Vega-Lite dicts with their rows inline (`curves`: the Train
+page), and the layout the SVG component draws (`layout`: Home, components/curves.py). No
+Altair, pandas or numpy in either.
 
-Why a dict and not an Altair chart: Home is the first page every visitor sees, and its curves
-are its first chart. Importing Altair (~0.25 s) and building the layered chart with it
-(~0.2 s) cost a third of the first paint on a 2-core host. Streamlit keeps data that sits
-inside a layer (`layer[i].data.values`) in the spec's JSON instead of converting it to Arrow,
-so these charts reach the browser without pandas or pyarrow being imported either
-(measured: a 38 ms script against 0.36 s for the same chart given as a DataFrame). The Train
-page draws the same builder. Tests check the dicts validate against Altair's Vega-Lite schema.
+Why no Altair: Home is the first page every visitor sees, and its curves are its first chart.
+Importing Altair (~0.25 s) and building the layered chart with it (~0.2 s) cost a third of the
+first paint on a 2-core host. Streamlit keeps data that sits inside a layer
+(`layer[i].data.values`) in the spec's JSON instead of converting it to Arrow, so the dicts reach
+the browser without pandas or pyarrow being imported either (measured: a 38 ms script against
+0.36 s for the same chart given as a DataFrame); Home then dropped Vega altogether (`layout`
+says why). Tests check the dicts validate against Altair's Vega-Lite schema.
 """
 from __future__ import annotations
 
@@ -37,6 +39,17 @@ def long_rows(rows: Iterable[Mapping], names: Mapping[str, str], run: str | None
     return out
 
 
+def phase_order(present) -> list[str]:
+    """The phase names present, in the canonical order (unknown ones last, sorted): the legend's."""
+    return [n for n in PHASE_COLORS if n in present] + sorted(n for n in present if n not in PHASE_COLORS)
+
+
+def series_colours(names: Sequence[str]) -> list[str]:
+    """Each series' colour: its palette.SERIES colour where it has one (train, test, ... keep
+    theirs on every page), else the Okabe-Ito colour of its position."""
+    return [palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)]
+
+
 def phase_layer(phases: Sequence, log_x: bool = True) -> dict | None:
     """Background rectangles, one per phase (objects with name, start, end); the legend lists
     only the phases present, in the canonical order, without truncating their names."""
@@ -44,8 +57,7 @@ def phase_layer(phases: Sequence, log_x: bool = True) -> dict | None:
         return None
     lo = 1 if log_x else 0
     values = [{"phase": p.name, "start": max(p.start, lo), "end": max(p.end, lo)} for p in phases]
-    present = {v["phase"] for v in values}
-    names = [n for n in PHASE_COLORS if n in present] + sorted(n for n in present if n not in PHASE_COLORS)
+    names = phase_order({v["phase"] for v in values})
     return {
         "data": {"values": values}, "mark": {"type": "rect", "opacity": 0.55},
         "encoding": {
@@ -73,7 +85,7 @@ def curves(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=Non
     color = {"field": "series", "type": "nominal", "title": None,
              "legend": {"orient": "top", "labelLimit": 0, "columns": 2 if dash_field else 4}}
     if any(n in palette.SERIES for n in names):
-        color["scale"] = {"domain": names, "range": [palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)]}
+        color["scale"] = {"domain": names, "range": series_colours(names)}
     x_scale = ({"type": "log", "domain": [1, max(last, 2)], "nice": False} if log_x else {"domain": [0, max(last, 1)], "nice": False})
     enc = {
         "x": {"field": "step1", "type": "quantitative", "title": "step (log)" if log_x else "step", "scale": x_scale,
@@ -119,7 +131,7 @@ def layout(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=Non
     last = int(x_max if x_max is not None else max((r["step"] for r in rows), default=1))
     lo_x = 1 if log_x else 0
     names = list(dict.fromkeys(r["series"] for r in rows))
-    colour = {n: palette.SERIES.get(n, SERIES_COLORS[i % len(SERIES_COLORS)]) for i, n in enumerate(names)}
+    colour = dict(zip(names, series_colours(names)))
     runs = list(dict.fromkeys(r.get(dash_field) for r in rows)) if dash_field else [None]
     series = []
     for run in runs:
@@ -138,9 +150,7 @@ def layout(rows: Sequence[Mapping], y_title: str, log_y: bool = True, phases=Non
         y_dom = [min(ys), max(ys)] if max(ys) > min(ys) else [min(ys) - 1, max(ys) + 1]
     bands, legend = [], []
     if phases:
-        present = {p.name for p in phases}
-        legend = [{"name": n, "colour": PHASE_COLORS.get(n, "#eeeeee")}
-                  for n in [n for n in PHASE_COLORS if n in present] + sorted(n for n in present if n not in PHASE_COLORS)]
+        legend = [{"name": n, "colour": PHASE_COLORS.get(n, "#eeeeee")} for n in phase_order({p.name for p in phases})]
         bands = [{"phase": p.name, "start": max(p.start, lo_x), "end": min(max(p.end, lo_x), last), "colour": PHASE_COLORS.get(p.name, "#eeeeee")}
                  for p in phases]
     return {"title": title, "x_title": "step (log)" if log_x else "step", "y_title": y_title, "log_x": log_x, "log_y": log_y,

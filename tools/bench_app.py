@@ -81,40 +81,40 @@ def normalise_replay(d: dict) -> dict:
     return d
 
 
+def _first_paint(browser, app: Path, env: dict, options: dict, url, painted) -> tuple[float, float, float]:
+    """One fresh server of `app` and a fresh browser context: (launch to `painted(page)`
+    returning, s; server health s; server CPU s until then). `url(server_url)` is the page opened."""
+    page = drv.new_page(browser)
+    page.goto("about:blank")
+    srv = drv.start_server(app=app, cwd=app.parent, env=env, options=options)
+    try:
+        health = srv.wait_healthy(timeout=120)
+        page.goto(url(srv.url), timeout=120_000)
+        painted(page)
+        return time.perf_counter() - srv.started, health, drv.tree_usage(srv.proc.pid)[1]
+    except Exception as e:
+        raise RuntimeError(f"first paint of {app} failed: {e}\n--- server log ---\n{srv.log_tail()}") from e
+    finally:
+        srv.stop()
+        page.context.close()
+
+
 def first_paints(k: int, target: drv.Target, options: dict, env: dict, app: Path, browser) -> tuple[list[float], list[float], list[float], list[float]]:
     """(first paint s, server health s, server CPU s until the first paint, the floor's first
     paint s) of k fresh servers of the app, each followed by a fresh server of the barest app
     (tools/bench_floor, painted when its number input shows): the least a first paint costs on
-    this machine, launched alternately so both see the same machine. Each launch gets a fresh
-    browser context. The CPU seconds barely depend on how loaded the machine is, so they compare
-    levers even when the wall times are noisy."""
+    this machine, launched alternately so both see the same machine. The CPU seconds barely
+    depend on how loaded the machine is, so they compare levers even when the wall times are noisy."""
     paints, health, cpu, floor_paints = [], [], [], []
     for _ in range(k):
-        page = drv.new_page(browser)
-        page.goto("about:blank")
-        srv = drv.start_server(app=app, cwd=app.parent, env={**target.env(), "GROK_DEMO": None, **env}, options=options)
-        try:
-            health.append(srv.wait_healthy(timeout=120))
-            page.goto(drv.page_url(srv.url, "/", run=target.run), timeout=120_000)
-            drv.first_chart_visible(page, timeout_ms=120_000)
-            paints.append(time.perf_counter() - srv.started)
-            cpu.append(drv.tree_usage(srv.proc.pid)[1])
-        except Exception as e:
-            raise RuntimeError(f"first paint failed: {e}\n--- server log ---\n{srv.log_tail()}") from e
-        finally:
-            srv.stop()
-            page.context.close()
-        page = drv.new_page(browser)
-        page.goto("about:blank")
-        srv = drv.start_server(app=FLOOR_APP, cwd=FLOOR_APP.parent, env={"GROK_RUNS_DIR": None})
-        try:
-            srv.wait_healthy(timeout=120)
-            page.goto(srv.url, timeout=120_000)
-            drv.number_inputs(page).first.wait_for(state="visible", timeout=120_000)
-            floor_paints.append(time.perf_counter() - srv.started)
-        finally:
-            srv.stop()
-            page.context.close()
+        t, h, c = _first_paint(browser, app, {**target.env(), "GROK_DEMO": None, **env}, options,
+                               lambda base: drv.page_url(base, "/", run=target.run),
+                               lambda page: drv.first_chart_visible(page, timeout_ms=120_000))
+        paints.append(t)
+        health.append(h)
+        cpu.append(c)
+        floor_paints.append(_first_paint(browser, FLOOR_APP, {"GROK_RUNS_DIR": None}, {}, lambda base: base,
+                                         lambda page: drv.number_inputs(page).first.wait_for(state="visible", timeout=120_000))[0])
     return paints, health, cpu, floor_paints
 
 
