@@ -8,7 +8,8 @@ without it, on a machine whose barest Streamlit round trip takes 122 ms; README 
 an unchanged chart is not redrawn and a changed set only restyles the outlined bars. The
 layout (kinds, log floor, labelled k) is grok.charts.spectrum_layout's, the Vega spectrum's own,
 so both renderers show the same thing. A hover names the bar (an SVG <title>); a click reports
-its k to Python once (a trigger value).
+its k to Python once (a trigger value). Without a click handler it is a plain per-frequency bar
+chart (the Neurons page's W_L spectrum, the Circuit page's heads), one less Vega view to mount.
 """
 from __future__ import annotations
 
@@ -71,12 +72,12 @@ function draw(root, d) {
   el('line', {x1: L, x2: L + pw, y1: T + ph, y2: T + ph, class: 'bk-base'}, axis);
 }
 
-function outline(root, selected) {
+function outline(root, selected, clickable) {
   const set = new Set(selected);
   for (const b of root._bars || []) {
     const on = set.has(b.k);
     b.r.classList.toggle('bk-on', on);
-    b.tip.textContent = b.text + (on ? '; in the ablation set: click to take it out' : '; click to add it to the ablation set');
+    b.tip.textContent = b.text + (!clickable ? '' : on ? '; in the ablation set: click to take it out' : '; click to add it to the ablation set');
   }
 }
 
@@ -85,7 +86,7 @@ export default function(component) {
   const data = component.data[0];  // components.plain
   const [root] = mountOnce(parentElement, 'bk-root',
     '<div class="bk-head"><span class="bk-name"></span><span class="bk-legend"></span></div><svg class="bk-svg" role="img"></svg>',
-    (r) => { draw(r, r._data); outline(r, r._data.selected); });
+    (r) => { draw(r, r._data); outline(r, r._data.selected, r._data.clickable); });
   const shape = JSON.stringify([data.value, data.kind, data.floor, data.labelled, data.height, data.yTitle]);
   root._data = data;
   if (root._shape !== shape) {  // only a new picture is drawn again; a new set only restyles the bars
@@ -95,8 +96,9 @@ export default function(component) {
     root.querySelector('svg').setAttribute('aria-label', data.title);
     draw(root, data);
   }
-  outline(root, data.selected);
-  root.onclick = (ev) => { const g = ev.target.closest('.bk-bar'); if (g) setTriggerValue('click', +g.dataset.k); };
+  outline(root, data.selected, data.clickable);
+  root.classList.toggle('bk-click', data.clickable);
+  root.onclick = data.clickable ? (ev) => { const g = ev.target.closest('.bk-bar'); if (g) setTriggerValue('click', +g.dataset.k); } : null;
 }
 """
 
@@ -111,7 +113,7 @@ _CSS = r"""
 .bk-axis .bk-title { font-size: 11px; opacity: 0.85; }
 .bk-grid { stroke: currentColor; opacity: 0.12; }
 .bk-base { stroke: currentColor; opacity: 0.5; }
-.bk-bar { cursor: pointer; }
+.bk-click .bk-bar { cursor: pointer; }
 .bk-hit { fill: transparent; }
 .bk-bar:hover .bk-hit { fill: currentColor; opacity: 0.06; }
 .bk-on { stroke: var(--st-text-color, #000); stroke-width: 2; }
@@ -124,7 +126,8 @@ def bar_keys(key: str, values: Sequence[float], key_freqs: Sequence[int], y_titl
              log_y: bool = False, candidates: Sequence[int] = (), selected: Sequence[int] = (),
              on_click: Callable[[int], None] | None = None) -> None:
     """Draw one bar per frequency k = 1.. (grok.charts.spectrum_layout), the `selected` ones
-    outlined; a click on a bar calls on_click(k) before the next run (a callback)."""
+    outlined; a click on a bar calls on_click(k) before the next run (a callback). Without
+    on_click the bars only read out on hover (the Neurons page's W_L, the Circuit page's heads)."""
     def clicked() -> None:
         k = st.session_state[key].click
         if k is not None and on_click is not None:
@@ -133,5 +136,5 @@ def bar_keys(key: str, values: Sequence[float], key_freqs: Sequence[int], y_titl
     lay = charts.spectrum_layout(values, key_freqs, candidates, log_y)
     present = [n for n in charts.FREQ_KINDS if n in set(lay["kind"])]
     _bars(key=key, data=plain({**lay, "title": title, "yTitle": y_title, "height": int(height), "selected": sorted(int(k) for k in selected),
-                         "colours": dict(charts.FREQ_KINDS), "present": present}),
+                         "colours": dict(charts.FREQ_KINDS), "present": present, "clickable": on_click is not None}),
           on_click_change=clicked, width="stretch")

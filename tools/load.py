@@ -95,6 +95,7 @@ class Record:
     lock: threading.Lock = field(default_factory=threading.Lock)
     first_paint: list[float] = field(default_factory=list)
     page_switch: list[float] = field(default_factory=list)
+    page_switch_by_page: dict[str, list[float]] = field(default_factory=dict)
     interaction: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     rss_after_pass: list[int] = field(default_factory=list)
@@ -103,6 +104,9 @@ class Record:
         with self.lock:
             if kind == "interaction":
                 self.interaction.setdefault(page, []).append(seconds)
+            elif kind == "page_switch":
+                self.page_switch.append(seconds)
+                self.page_switch_by_page.setdefault(page, []).append(seconds)
             else:
                 getattr(self, kind).append(seconds)
 
@@ -150,7 +154,7 @@ def walk(page, base: str, sc: Scenario, rec: Record | None, who: str, deadline: 
             def switch(spec=spec) -> None:
                 dt = drv.click_page(page, spec, timeout_ms=STEP_TIMEOUT_MS)
                 if rec:
-                    rec.add("page_switch", dt)
+                    rec.add("page_switch", dt, spec.name)
             if not step(f"open {spec.name}", switch):
                 continue
         act = sc.interactions.get(spec.name)
@@ -231,6 +235,7 @@ def run_scenario(sc: Scenario, srv: drv.Server, sessions: int, passes: int, dead
         "wall_s": time.perf_counter() - t0,
         "first_paint": drv.summary(rec.first_paint),
         "page_switch": drv.summary(rec.page_switch),
+        "page_switch_by_page": {k: drv.summary(v) for k, v in rec.page_switch_by_page.items()},  # which pages cost the most
         "interaction": drv.summary(inter),
         "interaction_by_page": {k: drv.summary(v) for k, v in sorted(rec.interaction.items())},
         "errors": len(rec.errors),
@@ -295,6 +300,8 @@ def table(r: dict) -> str:
              f"{'latency (ms)':<22}{'app p50':>9}{'app p95':>9}{'base p50':>9}{'base p95':>9}{'p95 ratio':>11}   (target <= 1.5x)"]
     for k, label in (("first_paint", "first paint"), ("page_switch", "page switch"), ("interaction", "interaction")):
         lines.append(f"{label:<22}{ms(app[k], 'p50_s'):>9}{ms(app[k], 'p95_s'):>9}{ms(base[k], 'p50_s'):>9}{ms(base[k], 'p95_s'):>9}{rat(r['ratio'][k]):>11}")
+    for name, s in app.get("page_switch_by_page", {}).items():
+        lines.append(f"{'  app open ' + name:<22}{ms(s, 'p50_s'):>9}{ms(s, 'p95_s'):>9}")
     for name, s in app["interaction_by_page"].items():
         lines.append(f"{'  app ' + name:<22}{ms(s, 'p50_s'):>9}{ms(s, 'p95_s'):>9}")
     g = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731

@@ -13,6 +13,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from components.bars import bar_keys
+from components.circles import number_circles
+from components.votes import votes_chart
 from grok import attention, charts, circuit, measures, palette, probes
 from grok import query_view as qv
 from grok.images import grid_image, png_bytes
@@ -68,43 +71,6 @@ def _head_pngs(path: str, mtime: float, step: int, x: int, y: int) -> list[tuple
     cell = max(2, 160 // pat.shape[0])
     return [tuple(png_bytes(grid_image(pat[:, :, h, j], cell=cell, lo=0, hi=1, highlight=(x, y))) for j in (0, 1))
             for h in range(pat.shape[2])]
-
-
-def circle_chart(pts: np.ndarray, x: int, y: int, k: int) -> alt.Chart:
-    """One frequency's plane of W_E ([p, 2] points), x and y marked."""
-    p = len(pts)
-    df = pd.DataFrame({"a": pts[:, 0], "b": pts[:, 1], "number": np.arange(p),
-                       "who": ["x" if n == x else "y" if n == y else "other" for n in range(p)]})
-    df["order"] = (df["who"] != "other").astype(int)
-    who_scale = alt.Scale(domain=["x", "y", "other"], range=[palette.POINT_X, palette.POINT_Y, palette.OTHER])
-    return charts.natural_size(alt.Chart(df).mark_circle().encode(
-        x=alt.X("a:Q", title="along cos(w x)", axis=alt.Axis(labels=False)), y=alt.Y("b:Q", title="along sin(w x)", axis=alt.Axis(labels=False)),
-        color=alt.Color("who:N", scale=who_scale, legend=None),  # named in the caption: legends would misalign the circles
-        size=alt.condition("datum.who != 'other'", alt.value(120), alt.value(18)), order="order:Q",
-        tooltip=["number", "who"],
-    ).properties(width=150, height=150, title=f"k = {k}"))
-
-
-def ov_chart(norms: np.ndarray, h: int, ks: tuple[int, ...], word: str, has_clock: bool) -> alt.Chart:
-    """What head h writes for each number, as Fourier norms over n ([K])."""
-    df = pd.DataFrame([{"head": f"head {h}", "k": k + 1, "norm": float(norms[k]), "kind": word if (k + 1) in ks else "other"}
-                       for k in range(len(norms))])
-    kind_scale = alt.Scale(domain=[word, "other"], range=[palette.KEY if has_clock else palette.CANDIDATE, palette.OTHER])
-    return charts.fit_x(alt.Chart(df, title=f"head {h}").mark_bar().encode(
-        x=alt.X("k:O", title="frequency k", axis=alt.Axis(values=list(range(0, len(norms) + 1, 8)) or None, labelAngle=0)),
-        y=alt.Y("norm:Q", title="Fourier norm"), color=alt.Color("kind:N", scale=kind_scale, legend=alt.Legend(orient="top", title=None) if h == 0 else None),
-        tooltip=["head", "k", alt.Tooltip("norm:Q", format=".3g")],
-    ).properties(height=80))
-
-
-def cluster_votes_chart(outputs: np.ndarray, ks: list[int], answer: int) -> alt.LayerChart:
-    """Each cluster's output over c ([clusters, p]), the true answer dashed."""
-    p = outputs.shape[1]
-    vdf = pd.DataFrame([{"c": cc, "k": f"k = {k}", "logit": float(o[cc])} for o, k in zip(outputs, ks) for cc in range(p)])
-    return charts.fit_x(alt.Chart(vdf).mark_line().encode(
-        x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q", title="cluster's logit contribution"),
-        color=alt.Color("k:N", legend=alt.Legend(orient="top", title=None)), tooltip=["k", "c", alt.Tooltip("logit:Q", format=".3g")],
-    ).properties(height=220) + alt.Chart(pd.DataFrame({"c": [answer]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="c:Q"))
 
 
 def pair_logits_chart(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarray) -> alt.Chart:
@@ -185,11 +151,8 @@ def walk() -> None:
 
     # 1. embedding
     st.subheader("1. Embedding: x and y on each frequency's circle")
-    circ = _circles(path, mtime, step, ks)  # [K, p, 2]
-    ccols = st.columns(min(len(ks), 4))  # one chart per frequency: on a phone the columns stack
-    for j, k in enumerate(ks):
-        with ccols[j % len(ccols)]:
-            ui.cached_chart(circle_chart, circ[j], x, y, k, st_kwargs={"width": "content"})
+    # one SVG component for every frequency's plane (it wraps on a phone), not a Vega view per k (README, "Speed")
+    number_circles("circuit_circles", _circles(path, mtime, step, ks), ks, x=x, y=y)
     st.caption(f"Blue: x = {x}; green: y = {y}; grey: the other numbers. Each dot is a number, its embedding W_E[n] projected on the two directions of W_E that carry cos(w_k n) and "
                f"sin(w_k n) for this checkpoint's {words}. On a clock the numbers lie on a circle at angle w_k·n, so x and y "
                "are two rotations; the rest of the network adds the angles.")
@@ -213,10 +176,11 @@ def walk() -> None:
         f"function of x's embedding, which is made of the waves cos / sin(w_k x): the scores and their softmax are waves of x "
         f"and y too. Share of each head's attention-to-x map carried by the {words}' terms: "
         + ", ".join(f"head {h} {s:.0%}" for h, s in enumerate(share)) + ".")
-    ov_cols = st.columns(2)  # one small chart per head in two columns (stacked on a phone): a row facet cannot stretch
+    ov_cols = st.columns(2)  # one small chart per head in two columns (stacked on a phone), SVG bars, not Vega views
     for h in range(H):
         with ov_cols[h % 2]:
-            ui.cached_chart(ov_chart, ovn[h], h, ks, word, verdict.has_clock, st_kwargs={"width": "stretch"})
+            bar_keys(f"circuit_ov_{h}", ovn[h], ks if verdict.has_clock else (), "Fourier norm", title=f"head {h}", height=140,
+                     candidates=() if verdict.has_clock else ks)
     st.caption("What each head writes when it attends to number n (its OV output (W_E[n] + W_pos) W_V W_O), as Fourier norms over n: "
                "on a clock the heads pass the embedding's waves on, so the same frequencies stand out.")
 
@@ -246,8 +210,9 @@ def walk() -> None:
             cols[j % len(cols)].metric(f"k = {o['k']}: peak vs w(x+y)", f"{gap:+.1f}°",
                                        help=f"The cluster writes A cos(wc) + B sin(wc) = R cos(wc − θ) with R = {o['R']:.3g}; "
                                             f"{o['share']:.0%} of its output over c lies along cos / sin(wc). θ − w(x+y) mod 360°.")
-        ui.cached_chart(cluster_votes_chart, np.stack([np.asarray(o["output"], dtype=float) for o in outs]), [o["k"] for o in outs], answer,
-                        st_kwargs={"width": "stretch"})
+        # the Ask page's votes chart (SVG): a line per cluster over c, the true answer marked
+        votes_chart("circuit_cluster_votes", charts.votes_layout(np.stack([np.asarray(o["output"], dtype=float) for o in outs]),
+                                                                 [o["k"] for o in outs], answer), height=240)
         st.caption(f"Each cluster's output sum_n post_n W_L[n, c] at this pair, over c; the dashed line is the true answer {answer}. "
                    "Read along cos(w c) and sin(w c) it is R cos(w c − θ): a clock puts θ at w(x + y), so every cluster peaks at "
                    "c = x + y (mod p): the angle gap above is 0° (as in the hand-built clock of tests/). A trained model's clusters are off by "

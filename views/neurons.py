@@ -7,6 +7,8 @@ import streamlit as st
 
 import ui
 from components import grid
+from components.bars import bar_keys
+from components.circles import number_circles
 from grok import ablate, charts, fourier, measures, neurons as nmod
 from grok import query_view as qv
 from grok.images import cell_size, grid_image
@@ -48,14 +50,9 @@ def ablation_set() -> list[int]:
     return [int(k) for k in ui.url_value("freqs", parse, sorted(ks or a.key_freqs))[0]]
 
 
-def toggle_embed_bar() -> None:
+def toggle_embed_bar(k: int) -> None:
     """A click on a bar of the embedding spectrum toggles that k in the ablation set."""
-    ss = st.session_state
-    sel = (ss.get(f"embed_bars_{ss.get('embed_bars_n', 0)}") or {}).get("selection", {}).get("bar") or []
-    if sel:
-        new = sorted(set(ablation_set()) ^ {int(sel[0]["k"])})
-        ui.set_synced("freqs", new, ablate.freqs_text)
-        ss["embed_bars_n"] = ss.get("embed_bars_n", 0) + 1  # a fresh chart: the next click on the same bar counts again
+    ui.set_synced("freqs", sorted(set(ablation_set()) ^ {int(k)}), ablate.freqs_text)
 
 
 left, right = st.columns(2)
@@ -63,10 +60,9 @@ with left:
     @st.fragment
     def embedding_spectrum() -> None:
         chosen = ablation_set()
-        ui.cached_chart(charts.spectrum, a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
-                        candidates=cands, selected=chosen, select="bar",
-                        st_kwargs=dict(width="stretch", key=f"embed_bars_{st.session_state.get('embed_bars_n', 0)}", on_select=toggle_embed_bar,
-                                       selection_mode="bar"))
+        # SVG bars (components/bars.py, the Ablations page's clickable chart), not a Vega view: one less to mount per visit
+        bar_keys("embed_bars", a.embed_norms.numpy(), keys, "norm in W_E", title="Embedding W_E: Fourier norm per frequency", height=300,
+                 candidates=cands, selected=chosen, on_click=toggle_embed_bar)
         st.page_link("views/ablations.py", label=f"Ablation set (click bars to change): k = {', '.join(map(str, chosen)) or 'none'}",
                      icon=":material/content_cut:")
 
@@ -89,11 +85,8 @@ with right:
 
 with st.expander("The numbers on a circle, in each frequency's plane of W_E"):
     if ks:
-        circ = circle_coords(a.model, ks).numpy()  # [len(ks), p, 2]
-        df = pd.DataFrame([{"k": k, "a": circ[i, x, 0], "b": circ[i, x, 1], "x": x} for i, k in enumerate(ks) for x in range(p)])
-        with st.container(horizontal=True, gap="small"):
-            for k in ks:
-                ui.chart(charts.number_circle(df[df["k"] == k], size=120, columns=1, legend=False), width="content")
+        # one SVG component for every plane, each number coloured by its value (was a Vega view per k)
+        number_circles("neurons_circles", circle_coords(a.model, ks).numpy(), ks, size=140)  # [len(ks), p, 2]
         spread = qv.circle_roundness(a, ks)
         st.caption("Each dot is a number x (coloured by its value, red 0 … violet p−1), its embedding projected on the two directions "
                    "of W_E that carry cos(w_k x) and sin(w_k x). On a clean circle every number has the same radius; here the radii "
@@ -267,8 +260,7 @@ order = nmod.cluster_order(cl.freq, cl.frac, cl.clustered, ks)
 left, right = st.columns(2)
 with left:
     un = a.unembed_norms.numpy()  # [(p-1)/2]
-    ui.cached_chart(charts.spectrum, un, keys, "norm in W_L", title="W_L over the output c: norm per frequency", height=300,
-                    candidates=cands, st_kwargs={"width": "stretch"})
+    bar_keys("wl_bars", un, keys, "norm in W_L", title="W_L over the output c: norm per frequency", height=300, candidates=cands)
     if ks:
         share = float((un[[k - 1 for k in ks]] ** 2).sum() / max((un ** 2).sum(), 1e-12))
         rest = [j for j in range(1, len(un) + 1) if j not in ks]

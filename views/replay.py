@@ -171,10 +171,21 @@ st.caption("Each panel's title says its step: they always agree, because one par
 # ---------------------------------------------------------------- side by side with other runs
 @st.fragment
 def side_by_side() -> None:
-    st.subheader("Side by side")
     if not options:
+        st.subheader("Side by side")
         st.caption("No other run has a replay to compare with yet.")
         return
+    # Opened on demand (a lazy expander: its content runs and is sent only while it is open): a compared run's chart is a
+    # second Vega view, ~135 ms more of the browser's time on every visit to this page (README, "Speed").
+    first = ui.CONTRAST_RUN if ui.CONTRAST_RUN in options else options[0]
+    box = st.expander(f"**Side by side**: {run.name} next to other runs at the same step (e.g. {first})", key="replay_side",
+                      on_change="rerun", icon=":material/compare:")
+    with box:
+        if box.open:
+            compare()
+
+
+def compare() -> None:
     if "replay_contrast" not in st.session_state:
         st.session_state["replay_contrast"] = [ui.CONTRAST_RUN] if ui.CONTRAST_RUN in options else []
     st.session_state["replay_contrast"] = [n for n in st.session_state["replay_contrast"] if n in options]

@@ -172,6 +172,10 @@ def test_comparing_with_a_run_whose_replay_is_corrupt_shows_an_error(fault_root,
     at.run()
     at.switch_page("views/replay.py").run()
     assert not at.exception, exceptions(at)
+    assert not at.get("multiselect")  # the side-by-side section is a lazy expander: nothing inside runs until it opens
+    at.session_state["replay_side"] = True  # open it, as a click on its header does
+    at.run()
+    assert not at.exception, exceptions(at)
     broken = f"{fault_root.name}/garbage-replay"
     assert broken in at.multiselect(key="replay_contrast").options
     at.multiselect(key="replay_contrast").set_value([broken]).run()

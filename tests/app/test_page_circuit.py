@@ -2,13 +2,16 @@
 replay): it renders, its numbers are grok.circuit's, the pair inputs and the pruning slider work."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from grok import circuit, measures, runs
+from grok import attention, circuit, measures, runs
+from grok.replay import circle_coords
 from grok.data import make_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +41,11 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def component(at: AppTest, name: str) -> list[dict]:
+    """The data of every drawing of the st.components.v2 component `name` on the page."""
+    return [json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == name]
+
+
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -65,8 +73,18 @@ def test_small_run(run_root, monkeypatch):
     assert at.number_input(key="w_x").value == 17 and at.number_input(key="w_y").value == 22
     pair = circuit.pair_logits(acts.logits, fit, 17, 22)
     assert metric(at, "This pair: cosine") == f"{pair['cosine']:.3f}"
+    # step 1: every frequency's plane of W_E in one SVG component, x and y marked; step 2: each head's OV spectrum
+    circ = component(at, "grok_circles")[0]
+    assert [pl["k"] for pl in circ["planes"]] == ks and circ["marks"] == {"x": 17, "y": 22}
+    assert np.array([pl["pts"] for pl in circ["planes"]]) == pytest.approx(circle_coords(model, ks).numpy(), abs=1e-4)
+    heads = {d["title"]: d for d in component(at, "grok_bars")}
+    ovn = attention.ov_freq_norms(model).numpy()  # [H, K]
+    assert sorted(heads) == [f"head {h}" for h in range(ovn.shape[0])]
+    for h in range(ovn.shape[0]):
+        assert heads[f"head {h}"]["value"] == pytest.approx(ovn[h].tolist(), rel=1e-5) and not heads[f"head {h}"]["clickable"]
     at.number_input(key="w_x").set_value(3).run()
     no_exception(at)
+    assert component(at, "grok_circles")[0]["marks"] == {"x": 3, "y": 22}  # the walk follows the pair
     assert metric(at, "This pair: cosine") == f"{circuit.pair_logits(acts.logits, fit, 3, 22)['cosine']:.3f}"
     # pruning: the slider's point is the precomputed curve's
     curve = want["pruning_curve"]

@@ -26,6 +26,7 @@ from grok import checkpoint as ckpt
 from grok import measures, runs
 from grok.config import ModelConfig, TrainConfig
 from grok.train import train
+from grok.verdict import of_logits as verdict_of_logits
 
 from components.grid import unpack
 
@@ -99,6 +100,16 @@ def charts_by_title(at: AppTest) -> dict[str, list]:
             t = next((l.get("title") for l in spec["layer"] if l.get("title")), "")
         out.setdefault(str(t), []).extend(pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas() for d in c.proto.datasets)
     return out
+
+
+def bar_charts(at: AppTest) -> dict[str, dict]:
+    """{title: data} of every per-frequency SVG bar chart on the page (components/bars.py)."""
+    return {d["title"]: d for d in (json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == "grok_bars")}
+
+
+def component_data(at: AppTest, name: str) -> list[dict]:
+    """The data of every drawing of one st.components.v2 component on the page."""
+    return [json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.component_name == name]
 
 
 def freq_keys(at: AppTest) -> dict:
@@ -281,6 +292,9 @@ def test_clock_model_shows_its_frequencies_and_a_clock(page):
     at = page("views/neurons.py", run="clock23")
     no_exception(at)
     assert "key frequencies of this checkpoint: **3, 7**" in page_text(at)
+    for d in bar_charts(at).values():  # both spectra: blue bars exactly at the clock's frequencies
+        assert [k for k, kind in zip(d["k"], d["kind"]) if kind == "key frequency"] == list(CLOCK_FREQS)
+    assert [pl["k"] for pl in component_data(at, "grok_circles")[0]["planes"]] == list(CLOCK_FREQS)
     at = page("views/ablations.py", run="clock23")
     no_exception(at)
     assert freq_keys(at)["selected"] == freq_keys(at)["keys"] == list(CLOCK_FREQS)
@@ -310,13 +324,25 @@ def test_home_tells_the_story_of_the_selected_run(page):
 
 
 # ---------------------------------------------------------------- Trigonometric neurons
-def test_neurons_page_shows_the_models_activation(page, final):
+def test_neurons_page_shows_the_models_activation(page, final, run_root):
     at = page("views/neurons.py")
     no_exception(at)
-    ch = charts_by_title(at)
-    for want in ("Embedding W_E: Fourier norm per frequency", "MLP neurons per frequency", "W_L over the output c: norm per frequency"):
-        assert want in ch, list(ch)
+    assert "MLP neurons per frequency" in charts_by_title(at)
     acts, ks, cl = final
+    bars = bar_charts(at)  # the two spectra are SVG bar charts, their values the model's own
+    model = runs.open_run(run_root / "r23").model_at(None)
+    e, w = bars["Embedding W_E: Fourier norm per frequency"], bars["W_L over the output c: norm per frequency"]
+    assert e["k"] == w["k"] == list(range(1, 12))
+    assert e["clickable"] and not w["clickable"]  # a click on the embedding's bars toggles the ablation set
+    v = verdict_of_logits(acts.logits)  # blue "key frequency" bars only where grok.verdict sees a clock
+    for d in (e, w):
+        assert [k for k, kind in zip(d["k"], d["kind"]) if kind == "key frequency"] == sorted(v.key_freqs)
+        assert [k for k, kind in zip(d["k"], d["kind"]) if kind != "other"] == sorted(v.freqs if v.state != "none" else ())
+    assert e["value"] == pytest.approx(measures.embed_freq_norms(model).tolist(), rel=1e-5)
+    assert w["value"] == pytest.approx(measures.unembed_freq_norms(model).tolist(), rel=1e-5)
+    circles = component_data(at, "grok_circles")  # the numbers on each key frequency's circle, coloured by value
+    assert len(circles) == 1 and [pl["k"] for pl in circles[0]["planes"]] == ks and circles[0]["byValue"]
+    assert all(len(pl["pts"]) == 23 for pl in circles[0]["planes"])
     n = neuron_shown(at)
     d = next(v for k, v in grids(at).items() if k.startswith("activation of neuron"))
     assert d["alt"] == f"activation of neuron {n} over all pairs"

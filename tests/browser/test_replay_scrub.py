@@ -109,3 +109,37 @@ def test_pausing_reports_the_step_once_and_other_pages_follow(replay):
     thumb = page.locator("[data-testid='stSidebar'] [data-testid='stSliderThumbValue']")
     if thumb.count():  # the sidebar's step slider on the other pages
         assert thumb.first.inner_text().replace(",", "") == str(step)
+
+
+def test_side_by_side_opens_on_demand_and_follows_the_player(replay):
+    """The compared runs' charts are not drawn until the visitor opens the section (a page view
+    mounts one Vega view, not two); once open, the compared run's chart sits at its frame nearest
+    the player's step and follows a scrub with no websocket frame sent."""
+    page, sent = replay
+    header = page.locator(".st-key-replay_side summary")
+    if not header.count():
+        pytest.skip("no other run with a replay to compare with")
+    cmp_inputs = "[class*='st-key-replay_cmp_'] .vega-bindings input[type=range]"
+    assert page.locator(cmp_inputs).count() == 0  # nothing drawn while the section is closed
+    header.click()
+    page.locator(cmp_inputs).first.wait_for(state="attached", timeout=drv.TIMEOUT_MS)
+    drv.wait_idle(page)
+    followers = page.evaluate("() => window.__grokReplay.data.followers")
+
+    def in_step() -> None:  # every compared chart at its frame nearest the player's step
+        step = readout(page)[0]
+        for f in followers:
+            want = min(range(len(f["steps"])), key=lambda i: (abs(f["steps"][i] - step), i))
+            page.wait_for_function("([sel, v]) => { const e = document.querySelector(sel + ' .vega-bindings input[type=range]');"
+                                   " return !e || e.value === String(v); }", arg=[f["target"], want], timeout=20_000)
+            shown = page.evaluate("(sel) => { const e = document.querySelector(sel + ' .vega-bindings input[type=range]'); return e && e.value; }", f["target"])
+            assert shown in (None, str(want)), (f["target"], shown, want)
+        assert any(page.evaluate("(sel) => !!document.querySelector(sel + ' .vega-bindings input')", f["target"]) for f in followers)
+
+    in_step()
+    before = len(sent)
+    page.locator(".grok-player").focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    in_step()
+    assert len(sent) == before, f"{len(sent) - before} websocket frames sent while the compared runs followed a scrub"
