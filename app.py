@@ -31,3 +31,4 @@ if page.url_path != "train":  # the Train page shows (and heartbeats) its own li
 page.run()
 ui.freeze_after_first_run(page.url_path)  # once per page per process (see ui.freeze_heap)
 ui.warm_up()  # once per process, after the first page is drawn: load the default run's analysis in a thread
+ui.trim_memory_periodically()  # once per process: the C heap's free pages back to the OS (see ui.py)

@@ -6,7 +6,8 @@ browser ~46 ms per question to settle (A/B on /ask, 30 asks each: 237 -> 191 ms 
 it, on a machine whose barest Streamlit round trip takes 122 ms; README "Speed"). Here an ask
 rewrites a few <path> attributes. Hovering reads every line at one c (a crosshair with the
 values of all frequencies, their sum and which answer sits there), which Vega's per-line
-tooltip did not. What is drawn is grok.charts.votes_layout's.
+tooltip did not. What is drawn is grok.charts.votes_layout's, or any layout of lines over the
+output c in its shape (the Circuit page's logits against the ideal clock: charts.pair_logits_layout).
 """
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ function draw(root, d) {
   const xt = niceTicks(0, p - 1, 10);
   for (const c of xt.out) el('text', {x: x(c), y: T + ph + 14, 'text-anchor': 'middle'}, axis, c);
   el('text', {x: L + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'vt-title'}, axis, 'output c');
-  el('text', {transform: `translate(11,${T + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', class: 'vt-title'}, axis, 'logit contribution');
+  el('text', {transform: `translate(11,${T + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', class: 'vt-title'}, axis, d.yTitle || 'logit contribution');
   const path = (vals) => vals.map((v, c) => (c ? 'L' : 'M') + x(c).toFixed(1) + ',' + y(v).toFixed(1)).join('');
-  for (const s of d.series) el('path', {d: path(s.values), stroke: s.colour, class: 'vt-line'}, svg);
+  for (const s of d.series) {
+    const line = el('path', {d: path(s.values), stroke: s.colour, class: 'vt-line'}, svg);
+    if (s.dash) line.setAttribute('stroke-dasharray', s.dash);
+  }
   if (d.total) el('path', {d: path(d.total), class: 'vt-total'}, svg);
   for (const m of d.marks) el('line', {x1: x(m.c), x2: x(m.c), y1: T, y2: T + ph, stroke: m.colour, class: 'vt-mark'}, svg);
   const cross = el('line', {y1: T, y2: T + ph, class: 'vt-cross', visibility: 'hidden'}, svg);
@@ -54,17 +58,19 @@ export default function(component) {
   if (made) hoverTip(root, root.querySelector('.vt-plot'), root.querySelector('.vt-tip'), (px, g, d) => {
     const c = Math.round((px - g.L) / g.pw * (g.p - 1));
     if (c < 0 || c >= g.p) return null;
-    const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> k = ${s.name}: ${fmt(s.values[c])}`);
+    const pre = d.prefix === undefined ? 'k = ' : d.prefix;
+    const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> ${pre}${s.name}: ${fmt(s.values[c])}`);
     if (d.total) lines.push(`<b>sum: ${fmt(d.total[c])}</b>`);
     for (const m of d.marks) if (m.c === c) lines.push(m.label);
     return {x: g.x(c), html: `c = ${c}<br>` + lines.join('<br>')};
   });
   root._data = data; root._w = Math.floor(root.clientWidth);
-  root.querySelector('.vt-legend').innerHTML = (data.series.length ? '<span class="vt-lt">frequency k</span>' : '') +
+  const lt = data.legend === undefined ? 'frequency k' : data.legend;
+  root.querySelector('.vt-legend').innerHTML = (data.series.length && lt ? `<span class="vt-lt">${lt}</span>` : '') +
     data.series.map(s => `<span><i style="background:${s.colour}"></i>${s.name}</span>`).join('') +
     (data.total ? '<span><i class="vt-ti"></i>sum</span>' : '') + data.marks.map(m => `<span><i class="vt-mi" style="border-color:${m.colour}"></i>${m.label}</span>`).join('');
   const said = data.marks.map(m => m.label).join(', ');
-  root.querySelector('svg').setAttribute('aria-label', 'votes of ' + data.series.length + ' frequencies over the output c; ' + said);
+  root.querySelector('svg').setAttribute('aria-label', (data.aria || ('votes of ' + data.series.length + ' frequencies over the output c')) + '; ' + said);
   draw(root, data);
 }
 """

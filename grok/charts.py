@@ -121,6 +121,18 @@ def votes_layout(votes: np.ndarray, ks: Sequence[int], answer: int, total: np.nd
             "marks": marks}
 
 
+def pair_logits_layout(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarray, answer: int) -> dict:
+    """The Circuit page's step 5 in votes_layout's shape: one pair's centred logits over the
+    output c ([p]), the fitted ideal clock's and the unweighted sum of the key waves (dashed), the
+    true answer marked; its legend and hover name the curves, not frequencies."""
+    lines = (("model's logits (centred)", "#000000", model_c, None), ("ideal clock (fitted a_k)", palette.KEY, ideal, None),
+             ("mean(a_k) · sum_k cos(w_k(x+y−c))", palette.OTHER, sum_cos, "5 3"))
+    return {"p": int(len(model_c)), "legend": "", "prefix": "", "yTitle": "logit", "aria": "the pair's logits over the output c against the ideal clock",
+            "series": [{"name": n, "colour": c, "values": [float(v) for v in np.asarray(vals, dtype=float)], "dash": dash}
+                       for n, c, vals, dash in lines],
+            "total": None, "marks": [{"c": int(answer), "label": f"true answer {int(answer)}", "colour": "#000000"}]}
+
+
 CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}
 def clock_half_width(points) -> float:
     """The half-width of a clock's square axes for its points (dicts or rows with `cos`, `sin`):

@@ -136,6 +136,7 @@ def test_runs_as_a_non_root_user_with_pretrained_read_only(image):
     assert any("chmod -R a-w" in r and "pretrained" in r for r in image.runs)
     assert image.index("COPY") < image.index("USER")  # the code is copied as root, then the app runs as the user
     assert image.env.get("GROK_DEMO") == "1"
+    assert image.env.get("MALLOC_ARENA_MAX") == "2"  # two C heaps, not 16: the server's RSS (README, "Load")
 
 
 def test_health_check_port_and_start_command_agree(image):

@@ -136,6 +136,15 @@ def test_votes_layout_has_each_frequency_the_sum_and_the_answers():
     assert none["series"] == [] and none["p"] == 5
 
 
+def test_pair_logits_layout_names_its_three_curves_and_the_answer():
+    lay = charts.pair_logits_layout(np.arange(4.0), np.ones(4), -np.ones(4), answer=2)
+    assert lay["p"] == 4 and lay["total"] is None and lay["legend"] == "" and lay["prefix"] == ""
+    assert [s["name"] for s in lay["series"]] == ["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"]
+    assert [s["values"] for s in lay["series"]] == [[0.0, 1.0, 2.0, 3.0], [1.0] * 4, [-1.0] * 4]
+    assert [s["dash"] for s in lay["series"]] == [None, None, "5 3"]  # only the unweighted sum is dashed
+    assert [(m["c"], m["label"]) for m in lay["marks"]] == [(2, "true answer 2")]
+
+
 def test_clock_half_width_holds_the_ring_and_every_point():
     ring_only = [{"cos": 1.0, "sin": 0.0}, {"cos": 0.0, "sin": -1.0}]
     assert charts.clock_half_width(ring_only) == 1.35  # the unit ring with room around it (27 / 20 exactly, not 1.40)

@@ -43,10 +43,10 @@ MAIN = "[data-testid='stMain']"
 EXCEPTION = "[data-testid='stException']"
 DRAWN_CHART = f"{MAIN} [data-testid='stVegaLiteChart'] svg.marks, {MAIN} [data-testid='stVegaLiteChart'] canvas.marks"
 # What a page has drawn: Vega charts and images, and inside the app's components (their shadow DOM) the
-# grids' images (components/grid.py), the clocks (components/clocks.py), the votes (components/votes.py), the bar charts (components/bars.py)
-# and the training curves (components/curves.py).
+# grids' images (components/grid.py), the clocks (components/clocks.py), the votes (components/votes.py), the bar charts (components/bars.py),
+# the training curves (components/curves.py) and the number circles (components/circles.py).
 DRAWN_VISUAL = f"{DRAWN_CHART}, {MAIN} [data-testid='stImage'] img"
-DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect, svg.vt-svg path, svg.cv-svg path.cv-line"
+DRAWN_IN_COMPONENT = "img.grid-img[src], svg.ck, svg.bk-svg rect, svg.vt-svg path, svg.cv-svg path.cv-line, svg.nc circle"
 
 
 @dataclass(frozen=True)

@@ -73,19 +73,6 @@ def _head_pngs(path: str, mtime: float, step: int, x: int, y: int) -> list[tuple
             for h in range(pat.shape[2])]
 
 
-def pair_logits_chart(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarray) -> alt.Chart:
-    """The pair's centred logits against the fitted and the unweighted clock, over c."""
-    names = ["model's logits (centred)", "ideal clock (fitted a_k)", "mean(a_k) · sum_k cos(w_k(x+y−c))"]
-    p = len(model_c)
-    ldf = pd.DataFrame({"c": np.arange(p), names[0]: model_c, names[1]: ideal, names[2]: sum_cos}).melt("c", var_name="series", value_name="logit")
-    return charts.fit_x(alt.Chart(ldf).mark_line().encode(
-        x=alt.X("c:Q", title="answer c", scale=alt.Scale(domain=[0, p - 1], nice=False)), y=alt.Y("logit:Q"),
-        color=alt.Color("series:N", scale=alt.Scale(domain=names, range=["#000000", palette.KEY, palette.OTHER]),
-                        legend=alt.Legend(orient="top", title=None, labelLimit=0)),
-        strokeDash=alt.StrokeDash("series:N", legend=None),
-    ).properties(height=240))
-
-
 @st.cache_data(max_entries=4, show_spinner="Probing every weight step of the replay (about half a minute)...")
 def _timeline(path: str, mtime: float) -> dict:
     from grok import runs
@@ -188,16 +175,14 @@ def walk() -> None:
     st.subheader("3. Neurons: each cluster's activation as products of waves")
     terms, outs = _pair_clusters(path, mtime, step, ks, x, y)
     if terms:
-        tab = pd.DataFrame({"term": circuit.TERMS})
-        for k, (n, t) in terms.items():
-            tab[f"k={k}: value"] = [r["value at (x, y)"] for r in t]
-            tab[f"k={k}: share ({n} neurons)"] = [r["share of energy"] for r in t]
-        for col in tab.columns[1:]:
-            tab[col] = [f"{v:.3f}" for v in tab[col]]
-        st.table(tab.set_index("term"))
+        # a column per cluster, "value · share" in each cell: fits a phone's width
+        head = ["term"] + [f"k = {k} ({n} neurons): value · share" for k, (n, _) in terms.items()]
+        body = [[name] + [f"{t[i]['value at (x, y)']:.3f} · {t[i]['share of energy']:.3f}" for _, t in terms.values()]
+                for i, name in enumerate(circuit.TERMS)]
+        st.markdown(ui.html_table(head, body), unsafe_allow_html=True)  # HTML, not st.table: lighter for the browser
         st.caption("For each cluster of neurons (those with at least 85 % of their variance in one frequency): the value at this (x, y) "
-                   "of the 2-D Fourier terms of its frequency (w = 2πk/p), and the share of the cluster's centred activation energy "
-                   "along each term over the whole grid. cos(a)cos(b) − sin(a)sin(b) = cos(a + b): a cluster that carries "
+                   "of the 2-D Fourier terms of its frequency (w = 2πk/p), then (after the ·) the share of the cluster's centred "
+                   "activation energy along each term over the whole grid. cos(a)cos(b) − sin(a)sin(b) = cos(a + b): a cluster that carries "
                    "cos x cos y and sin x sin y can hand cos(w(x + y)) to W_L.")
     else:
         st.caption(f"No neuron is clustered on the {words} at this checkpoint.")
@@ -223,7 +208,7 @@ def walk() -> None:
     d = circuit.pair_logits(a.acts.logits, fit, x, y)
     model_c = (d["model"] - d["model"].mean()).numpy()
     abar = float(np.mean(fit.a)) if fit.a else 1.0
-    ui.cached_chart(pair_logits_chart, model_c, d["ideal"].numpy(), abar * d["sum_cos"].numpy(), st_kwargs={"width": "stretch"})
+    votes_chart("circuit_pair_logits", charts.pair_logits_layout(model_c, d["ideal"].numpy(), abar * d["sum_cos"].numpy(), answer), height=260)
     q1, q2, q3, q4 = st.columns(4)
     q1.metric("This pair: cosine", f"{d['cosine']:.3f}", help="Cosine similarity of the pair's centred logits with the fitted clock's, over c.")
     q2.metric("This pair: R²", f"{d['r2']:.3f}")
@@ -240,13 +225,10 @@ walk()
 # ---------------------------------------------------------------- probes
 st.header("Sparse linear probes")
 pb = c["probes_by_dims"]
-rows = []
-for site, name in SITE_NAMES.items():
-    for k in ks:
-        v = pb[site][k]
-        rows.append({"site": name, "k": k, **{f"{n} dir.": f"{cc:.2f} / {s:.2f}" for n, cc, s in zip(v["n"], v["cos"], v["sin"])}})
+rows = [[name, k] + [f"{cc:.2f} / {s:.2f}" for cc, s in zip(pb[site][k]["cos"], pb[site][k]["sin"])] for site, name in SITE_NAMES.items() for k in ks]
 if rows:
-    st.table(pd.DataFrame(rows).set_index(["site", "k"]))
+    dims = pb[next(iter(SITE_NAMES))][ks[0]]["n"]
+    st.markdown(ui.html_table(["site", "k"] + [f"{n} dir." for n in dims], rows, align="lr" + "r" * len(dims)), unsafe_allow_html=True)
 st.caption(
     f"R² of cos(w_k x) / sin(w_k x) read linearly from n directions of each site, for the {words}. Embedding and attention "
     "output: n principal components (the residual basis is not privileged); neurons: n neurons. Directions chosen greedily "
@@ -329,13 +311,13 @@ g1.metric("Gradient symmetricity", f"{cp['gradient_symmetricity']:.3f}")
 dd = cp["distance_irrelevance"]
 g2.metric("Distance irrelevance", "undefined" if dd is None or (isinstance(dd, float) and math.isnan(dd)) else f"{dd:.3f}")
 st.markdown(cp["text"])
-st.table(pd.DataFrame([
-    {"models (Zhong et al. 2023, fjzzq2002/pizza)": "attention rate 0–0.1 (median of its runs)", "gradient symmetricity": 0.992, "distance irrelevance": 0.650},
-    {"models (Zhong et al. 2023, fjzzq2002/pizza)": "attention rate 0.9–1.0, standard attention (median)", "gradient symmetricity": 0.496, "distance irrelevance": 0.860},
-    {"models (Zhong et al. 2023, fjzzq2002/pizza)": "its verified pizza model", "gradient symmetricity": 0.994, "distance irrelevance": 0.172},
-    {"models (Zhong et al. 2023, fjzzq2002/pizza)": "this checkpoint", "gradient symmetricity": round(cp["gradient_symmetricity"], 3),
-     "distance irrelevance": None if dd is None or (isinstance(dd, float) and math.isnan(dd)) else round(dd, 3)},
-]).set_index("models (Zhong et al. 2023, fjzzq2002/pizza)").map(lambda v: "–" if v is None or v != v else f"{v:.3f}"))
+dd_ok = dd is not None and not (isinstance(dd, float) and math.isnan(dd))
+st.markdown(ui.html_table(["models (Zhong et al. 2023, fjzzq2002/pizza)", "gradient symmetricity", "distance irrelevance"], [
+    ["attention rate 0–0.1 (median of its runs)", "0.992", "0.650"],
+    ["attention rate 0.9–1.0, standard attention (median)", "0.496", "0.860"],
+    ["its verified pizza model", "0.994", "0.172"],
+    ["this checkpoint", f"{cp['gradient_symmetricity']:.3f}", f"{dd:.3f}" if dd_ok else "–"],
+]), unsafe_allow_html=True)
 st.caption("Gradient symmetricity: mean over 100 seeded random (a, b, c) of the cosine between the gradients of logit c with respect to "
            "the embeddings of a and of b (a pizza adds the embeddings: ~1). Distance irrelevance: the correct logit arranged by "
            "(a + b, a − b), mean over a − b of its std over a + b, over its overall std (a clock's correct logit ignores a − b: ~1). "

@@ -49,15 +49,12 @@ def ask() -> None:
         # heading, table and note as one markdown element: the table was an st.table (a DataFrame, Arrow and a React
         # table) between two more elements, each one more message for the browser on every ask
         gap = top[0]["logit"] - top[1]["logit"] if len(top) > 1 else 0.0
-        td = "<td style='padding:0.25rem 0.45rem;text-align:right'>"
-        rows = "".join(f"<tr>{td}{r['answer']}</td>{td.replace('right', 'center')}{'✓' if r['correct'] else ''}</td>{td}{r['probability']}</td>"
-                       f"{td}{r['log-probability'] + 0.0:.3g}</td>{td}{r['logit']:.2f}</td></tr>" for r in top)  # + 0.0: no "-0"
-        th = "".join(f"<th style='padding:0.25rem 0.45rem;text-align:{a}'>{h}</th>" for h, a in (
-            ("answer", "right"), ("correct", "center"), ("probability", "right"), ("log-probability", "right"), ("logit", "right")))
         # a compact HTML table (a markdown one's padding overflows the column and a phone)
+        table = ui.html_table(["answer", "correct", "probability", "log-probability", "logit"],
+                              [[r["answer"], "✓" if r["correct"] else "", r["probability"], f"{r['log-probability'] + 0.0:.3g}",  # + 0.0: no "-0"
+                                f"{r['logit']:.2f}"] for r in top], align="rcrrr")
         st.markdown(
-            "**Top predictions**\n\n<table style='font-size:0.85rem;width:100%;border-collapse:collapse'>"
-            f"<thead><tr>{th}</tr></thead><tbody>{rows}</tbody></table>\n\n"
+            f"**Top predictions**\n\n{table}\n\n"
             f"<small style='opacity:0.7'>The model's answer {pred} beats the runner-up {top[1]['answer'] if len(top) > 1 else '–'} by "
             f"{gap:.2f} in logit (a factor e^{gap:.1f} ≈ {min(2.718281828 ** gap, 1e300):.3g} in probability); log-probabilities keep "
             "the ranking readable when the probabilities round to 100 % and 0 %.</small>", unsafe_allow_html=True)

@@ -73,6 +73,11 @@ def test_small_run(run_root, monkeypatch):
     assert at.number_input(key="w_x").value == 17 and at.number_input(key="w_y").value == 22
     pair = circuit.pair_logits(acts.logits, fit, 17, 22)
     assert metric(at, "This pair: cosine") == f"{pair['cosine']:.3f}"
+    lines = next(d for d in component(at, "grok_votes") if d.get("aria", "").startswith("the pair's logits"))
+    model_c = (pair["model"] - pair["model"].mean()).numpy()
+    assert lines["series"][0]["values"] == pytest.approx(model_c.tolist(), abs=1e-4)  # the pair's own centred logits
+    assert lines["series"][1]["values"] == pytest.approx(pair["ideal"].numpy().tolist(), abs=1e-4)
+    assert lines["marks"][0]["c"] == (17 + 22) % 23
     # step 1: every frequency's plane of W_E in one SVG component, x and y marked; step 2: each head's OV spectrum
     circ = component(at, "grok_circles")[0]
     assert [pl["k"] for pl in circ["planes"]] == ks and circ["marks"] == {"x": 17, "y": 22}

@@ -15,8 +15,14 @@ def test_circuit_page(app, browser, target, screenshots_dir):
         try:
             drv.goto_page(page, app.url, SPEC, timeout_ms=240_000, run=target.run)
             assert not drv.exceptions(page), drv.exceptions(page)
-            charts = page.locator(drv.DRAWN_CHART)
-            assert charts.count() >= 6
+            # step 1's circles, each head's spectrum and the two line charts are SVG components (their shadow DOM)
+            n = page.locator(f"{drv.MAIN} svg.nc").count()  # a plane per frequency
+            assert n >= 1
+            assert page.locator(f"{drv.MAIN} svg.bk-svg").count() == 4  # a spectrum per head
+            assert page.locator(f"{drv.MAIN} svg.vt-svg").count() == 2  # the clusters' votes, the logits against the clock
+            marked = page.locator(f"{drv.MAIN} svg.nc circle[data-mark]").evaluate_all("els => els.map(e => e.dataset.mark)")
+            assert sorted(marked) == ["x"] * n + ["y"] * n  # x and y marked once on every plane
+            assert drv.drawn_count(page) >= 6
             if name == "circuit":  # one person-like interaction: change x, the walk follows
                 box = drv.number_inputs(page).first
                 box.fill("5")
@@ -25,6 +31,8 @@ def test_circuit_page(app, browser, target, screenshots_dir):
                 drv.wait_idle(page)
                 assert not drv.exceptions(page)
                 assert "5 + " in page.inner_text("[data-testid='stMain']")
+                labels = page.locator(f"{drv.MAIN} svg.nc").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+                assert labels and all("; x = 5 at angle" in a for a in labels), labels  # the circles follow the pair
             page.wait_for_timeout(500)
             out = screenshots_dir / f"{name}.png"
             page.screenshot(path=str(out), type="png")

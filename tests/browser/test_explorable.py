@@ -130,24 +130,6 @@ def _chips(page) -> list[int]:
     return drv.chosen_keys(page)
 
 
-def find_bar(page, chart, exclude: list[int]):
-    """(k, x, y) of a point over a bar of the Vega chart `chart` whose k is not in `exclude`, found by hovering
-    rows just above the x axis (every bar rises from the floor there) until Vega's tooltip names one."""
-    chart.scroll_into_view_if_needed()
-    drv.wait_idle(page)
-    box = chart.locator("canvas.marks, svg.marks").first.bounding_box()
-    tooltip = page.locator("#vg-tooltip-element")
-    for dy in range(60, 160, 20):
-        for i in range(4, int(box["width"]) - 4, 4):
-            page.mouse.move(box["x"] + i, box["y"] + box["height"] - dy)
-            page.wait_for_timeout(20)
-            if tooltip.count() and tooltip.is_visible():
-                m = re.search(r"frequency k\s*(\d+)", tooltip.inner_text())
-                if m and int(m.group(1)) not in exclude:
-                    return int(m.group(1)), box["x"] + i, box["y"] + box["height"] - dy
-    raise AssertionError("no bar of a frequency outside the set under the pointer")
-
-
 _CHIPS_ARE = """(want) => { const a = document.querySelector("[data-testid='stApp']");
     let n = 0;  // the keys live in their component's shadow DOM
     for (const h of document.querySelectorAll("[data-testid='stMain'] [data-testid='stBidiComponentIsolated']"))
@@ -209,9 +191,12 @@ def test_a_bar_of_the_neurons_spectrum_joins_the_ablation_set(open_page):
     page = open_page("neurons")
     link = page.locator(f"{drv.MAIN} [data-testid='stPageLink']", has_text="Ablation set").first
     before = sorted(int(t) for t in re.findall(r"\d+", link.inner_text().split("k =")[1]))
-    chart = page.locator(f"{drv.MAIN} [data-testid='stVegaLiteChart']").first
-    k, px, py = find_bar(page, chart, before)
-    page.mouse.click(px, py)
+    chart = page.locator(f"{drv.MAIN} .bk-root", has=page.locator(".bk-name", has_text="Embedding W_E")).first  # SVG bars
+    k = next(j for j in range(1, 200) if j not in before)
+    bar = chart.locator(f".bk-bar[data-k='{k}']")
+    bar.scroll_into_view_if_needed()
+    assert "click to add it to the ablation set" in bar.locator("title").text_content()
+    bar.click()
     page.wait_for_function("""(k) => { const a = document.querySelector("[data-testid='stApp']");
         const l = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stPageLink']")].find(e => e.innerText.includes('Ablation set'));
         return a.dataset.testScriptState === 'notRunning' && !!l && l.innerText.split('k =')[1].split(',').map(s => +s.trim()).includes(k); }""",
@@ -221,3 +206,17 @@ def test_a_bar_of_the_neurons_spectrum_joins_the_ablation_set(open_page):
     page.wait_for_function(_CHIPS_ARE, arg=len(before) + 1, timeout=drv.TIMEOUT_MS)  # the page's own widgets, not the old page's
     assert _chips(page) == sorted(before + [k])
     assert not drv.exceptions(page)
+
+
+def test_the_neurons_w_l_spectrum_reads_out_but_does_not_toggle(open_page):
+    page = open_page("neurons")
+    chart = page.locator(f"{drv.MAIN} .bk-root", has=page.locator(".bk-name", has_text="W_L over the output c")).first
+    bar = chart.locator(".bk-bar[data-k='1']")
+    tip = bar.locator("title").text_content()
+    assert tip.startswith("k = 1 (") and "norm in W_L" in tip and "click" not in tip  # a read-out, not a control
+    link = page.locator(f"{drv.MAIN} [data-testid='stPageLink']", has_text="Ablation set").first
+    before = link.inner_text()
+    bar.click()
+    page.wait_for_timeout(500)
+    drv.wait_idle(page)
+    assert link.inner_text() == before and not drv.exceptions(page)
