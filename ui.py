@@ -215,8 +215,20 @@ def excluded_per_freq(run: runs_mod.Run, step: int | None) -> list[float]:
 
 
 # ---------------------------------------------------------------- start-up warm-up
-_warm_started = False
-_warm_lock = threading.Lock()
+_once_lock = threading.Lock()
+_once_done: set[str] = set()
+
+
+def _once(name: str, env: str) -> bool:
+    """True the first time per server process that `name` asks (then never again), unless the
+    environment variable `env` is 0 (how the benchmark turns a lever off to measure it)."""
+    if os.environ.get(env, "1") in ("0", "false", "False"):
+        return False
+    with _once_lock:
+        if name in _once_done:
+            return False
+        _once_done.add(name)
+        return True
 
 
 def warm_up() -> None:
@@ -224,13 +236,8 @@ def warm_up() -> None:
     and whole-grid analysis into the shared caches (then freeze the heap), so the first visitor
     who opens Ask, Neurons or Ablations finds them ready. app.py calls this after the first
     page has been drawn, so it never delays the first paint. GROK_WARM=0 turns it off."""
-    global _warm_started
-    if os.environ.get("GROK_WARM", "1") in ("0", "false", "False"):
+    if not _once("warm_up", "GROK_WARM"):
         return
-    with _warm_lock:
-        if _warm_started:
-            return
-        _warm_started = True
     found = runs_mod.discover(run_roots())
     path = found.get(DEFAULT_RUN) or next(iter(found.values()), None)
     if path is None:
@@ -256,10 +263,7 @@ def warm_up() -> None:
 
 
 # ---------------------------------------------------------------- memory
-_trim_started = False
-
-
-def trim_memory_periodically(every_s: float = 15.0) -> None:
+def trim_memory_periodically(every_s: float = 5.0) -> None:
     """Once per server process, a daemon thread that hands the C heap's free pages back to the
     operating system (glibc's malloc_trim(0)) every `every_s` seconds. Why: Streamlit runs each
     script run in a thread of its own, glibc gives threads separate heaps (up to 8 per core), and
@@ -267,13 +271,8 @@ def trim_memory_periodically(every_s: float = 15.0) -> None:
     30-90 MB over a 4-pass load test with nothing leaking (tools/load; README, "Load"). A trim
     costs a few ms of one core. GROK_TRIM=0 turns it off (to measure the lever); a no-op where
     the C library has no malloc_trim (macOS, musl)."""
-    global _trim_started
-    if os.environ.get("GROK_TRIM", "1") in ("0", "false", "False"):
+    if not _once("trim_memory", "GROK_TRIM"):
         return
-    with _warm_lock:
-        if _trim_started:
-            return
-        _trim_started = True
     try:
         import ctypes
 

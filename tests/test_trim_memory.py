@@ -18,7 +18,7 @@ def trimmers() -> list[threading.Thread]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_one_trimming_thread_per_process(monkeypatch):
     assert ctypes.CDLL("libc.so.6").malloc_trim(0) in (0, 1)  # the call it makes exists here
-    monkeypatch.setattr(ui, "_trim_started", False)
+    monkeypatch.setattr(ui, "_once_done", set())
     monkeypatch.delenv("GROK_TRIM", raising=False)
     before = len(trimmers())
     ui.trim_memory_periodically(every_s=3600)
@@ -27,8 +27,8 @@ def test_one_trimming_thread_per_process(monkeypatch):
 
 
 def test_grok_trim_0_turns_it_off(monkeypatch):
-    monkeypatch.setattr(ui, "_trim_started", False)
+    monkeypatch.setattr(ui, "_once_done", set())
     monkeypatch.setenv("GROK_TRIM", "0")
     before = len(trimmers())
     ui.trim_memory_periodically(every_s=3600)
-    assert len(trimmers()) == before and ui._trim_started is False
+    assert len(trimmers()) == before and "trim_memory" not in ui._once_done
