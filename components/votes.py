@@ -7,7 +7,8 @@ it, on a machine whose barest Streamlit round trip takes 122 ms; README "Speed")
 rewrites a few <path> attributes. Hovering reads every line at one c (a crosshair with the
 values of all frequencies, their sum and which answer sits there), which Vega's per-line
 tooltip did not. What is drawn is grok.charts.votes_layout's, or any layout of lines over the
-output c in its shape (the Circuit page's logits against the ideal clock: charts.pair_logits_layout).
+output c in its shape (the Circuit page's logits against the ideal clock: charts.pair_logits_layout),
+or over any evenly spaced x with its own labels (the pruning curve: charts.pruning_layout).
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ function draw(root, d) {
   let lo = Math.min(0, ...all), hi = Math.max(0, ...all);
   if (hi - lo < 1e-12) { lo -= 1; hi += 1; }
   const t = niceTicks(lo, hi, 8); lo = Math.min(lo, t.out[0]); hi = Math.max(hi, t.out[t.out.length - 1]);
-  const x = (c) => L + pw * c / Math.max(1, p - 1), y = (v) => T + ph * (1 - (v - lo) / (hi - lo));
+  // x: point c at its value d.xValues[c] when given (the pruning curve's neurons pruned), else at c itself
+  const xv = d.xValues, x0 = xv ? xv[0] : 0, x1 = xv ? xv[p - 1] : p - 1;
+  const xs = (v) => L + pw * (v - x0) / Math.max(1e-12, x1 - x0), x = (c) => xs(xv ? xv[c] : c);
+  const y = (v) => T + ph * (1 - (v - lo) / (hi - lo));
   const svg = root.querySelector('svg.vt-svg');
   svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.replaceChildren();
@@ -34,9 +38,9 @@ function draw(root, d) {
     el('line', {x1: L, x2: L + pw, y1: y(v), y2: y(v), class: v === 0 ? 'vt-zero' : 'vt-grid'}, axis);
     el('text', {x: L - 5, y: y(v) + 3.5, 'text-anchor': 'end'}, axis, fmt(v));
   }
-  const xt = niceTicks(0, p - 1, 10);
-  for (const c of xt.out) el('text', {x: x(c), y: T + ph + 14, 'text-anchor': 'middle'}, axis, c);
-  el('text', {x: L + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'vt-title'}, axis, 'output c');
+  const xt = niceTicks(x0, x1, 10);
+  for (const v of xt.out) el('text', {x: xs(v), y: T + ph + 14, 'text-anchor': 'middle'}, axis, v);
+  el('text', {x: L + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'vt-title'}, axis, d.xTitle || 'output c');
   el('text', {transform: `translate(11,${T + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', class: 'vt-title'}, axis, d.yTitle || 'logit contribution');
   const path = (vals) => vals.map((v, c) => (c ? 'L' : 'M') + x(c).toFixed(1) + ',' + y(v).toFixed(1)).join('');
   for (const s of d.series) {
@@ -47,7 +51,10 @@ function draw(root, d) {
   for (const m of d.marks) el('line', {x1: x(m.c), x2: x(m.c), y1: T, y2: T + ph, stroke: m.colour, class: 'vt-mark'}, svg);
   const cross = el('line', {y1: T, y2: T + ph, class: 'vt-cross', visibility: 'hidden'}, svg);
   el('rect', {x: L, y: T, width: pw, height: ph, class: 'vt-hit'}, svg);
-  root._geom = {L, pw, p, x, cross};
+  // the point nearest the pointer's x (pixels into the plot)
+  const nearest = (px) => { if (!xv) return Math.round(px / pw * (p - 1));
+    const v = x0 + px / pw * (x1 - x0); let b = 0; xv.forEach((u, i) => { if (Math.abs(u - v) < Math.abs(xv[b] - v)) b = i; }); return b; };
+  root._geom = {L, pw, p, x, cross, nearest};
 }
 
 export default function(component) {
@@ -56,13 +63,14 @@ export default function(component) {
   const [root, made] = mountOnce(parentElement, 'vt-root',
     '<div class="vt-legend"></div><div class="vt-plot"><svg class="vt-svg" role="img"></svg><div class="vt-tip"></div></div>', (r) => draw(r, r._data));
   if (made) hoverTip(root, root.querySelector('.vt-plot'), root.querySelector('.vt-tip'), (px, g, d) => {
-    const c = Math.round((px - g.L) / g.pw * (g.p - 1));
+    if (px < g.L - 4 || px > g.L + g.pw + 4) return null;
+    const c = g.nearest(Math.min(g.pw, Math.max(0, px - g.L)));
     if (c < 0 || c >= g.p) return null;
     const pre = d.prefix === undefined ? 'k = ' : d.prefix;
     const lines = d.series.map(s => `<span style="color:${s.colour}">■</span> ${pre}${s.name}: ${fmt(s.values[c])}`);
     if (d.total) lines.push(`<b>sum: ${fmt(d.total[c])}</b>`);
     for (const m of d.marks) if (m.c === c) lines.push(m.label);
-    return {x: g.x(c), html: `c = ${c}<br>` + lines.join('<br>')};
+    return {x: g.x(c), html: (d.xValues ? `${d.xTitle}: ${d.xValues[c]}` : `c = ${c}`) + '<br>' + lines.join('<br>')};
   });
   root._data = data; root._w = Math.floor(root.clientWidth);
   const lt = data.legend === undefined ? 'frequency k' : data.legend;

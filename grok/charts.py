@@ -133,6 +133,17 @@ def pair_logits_layout(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarr
             "total": None, "marks": [{"c": int(answer), "label": f"true answer {int(answer)}", "colour": "#000000"}]}
 
 
+def pruning_layout(n_pruned: Sequence[int], train_acc: Sequence[float], test_acc: Sequence[float], chosen: int) -> dict:
+    """The Circuit page's pruning curve in votes_layout's shape: train and test accuracy over the
+    precomputed (evenly spaced) numbers of pruned neurons, labelled by those numbers, and a rule at
+    the point `chosen` (an index) that the page's slider picked."""
+    return {"p": len(n_pruned), "legend": "", "prefix": "", "yTitle": "accuracy", "xTitle": "neurons pruned (least periodic first)",
+            "xValues": [int(n) for n in n_pruned], "aria": "train and test accuracy against the number of neurons pruned",
+            "series": [{"name": name, "colour": palette.SERIES[name], "values": [float(v) for v in vals]}
+                       for name, vals in (("train", train_acc), ("test", test_acc))],
+            "total": None, "marks": [{"c": int(chosen), "label": f"{int(n_pruned[chosen])} pruned", "colour": "#000000"}]}
+
+
 CLOCK_POINTS = {"x": palette.POINT_X, "y": palette.POINT_Y, "angles of x and y added": palette.POINT_SUM, "model's answer": palette.POINT_ANSWER}
 def clock_half_width(points) -> float:
     """The half-width of a clock's square axes for its points (dicts or rows with `cos`, `sin`):

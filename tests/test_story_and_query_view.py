@@ -145,6 +145,13 @@ def test_pair_logits_layout_names_its_three_curves_and_the_answer():
     assert [(m["c"], m["label"]) for m in lay["marks"]] == [(2, "true answer 2")]
 
 
+def test_pruning_layout_places_train_and_test_at_the_pruned_counts():
+    lay = charts.pruning_layout([0, 16, 32, 40], [1.0, 0.9, 0.5, 0.1], [0.99, 0.8, 0.4, 0.0], chosen=2)
+    assert lay["p"] == 4 and lay["xValues"] == [0, 16, 32, 40]  # the points sit at their counts (the last gap is shorter)
+    assert [s["name"] for s in lay["series"]] == ["train", "test"] and lay["series"][1]["values"] == [0.99, 0.8, 0.4, 0.0]
+    assert [(m["c"], m["label"]) for m in lay["marks"]] == [(2, "32 pruned")] and lay["total"] is None
+
+
 def test_clock_half_width_holds_the_ring_and_every_point():
     ring_only = [{"cos": 1.0, "sin": 0.0}, {"cos": 0.0, "sin": -1.0}]
     assert charts.clock_half_width(ring_only) == 1.35  # the unit ring with room around it (27 / 20 exactly, not 1.40)

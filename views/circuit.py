@@ -290,11 +290,8 @@ def pruning() -> None:
     k2.metric("Test, pruned", f"{pc['test_acc'][j]:.1%}", delta=f"{pc['test_acc'][j] - pc['test_acc'][0]:+.1%}", delta_color="off")
     nov = pc["test_acc_novel"][j]
     k3.metric("Leak-free, pruned", "n/a" if nov is None or (isinstance(nov, float) and math.isnan(nov)) else f"{nov:.1%}")
-    df = pd.DataFrame({"n": pc["n_pruned"], "train": pc["train_acc"], "test": pc["test_acc"]}).melt("n", var_name="series", value_name="accuracy")
-    ui.chart(charts.fit_x(alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("n:Q", title="neurons pruned (least periodic first)"), y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("series:N", scale=alt.Scale(domain=["train", "test"], range=[palette.SERIES["train"], palette.SERIES["test"]]), legend=alt.Legend(orient="top", title=None)),
-    ).properties(height=200) + alt.Chart(pd.DataFrame({"n": [pc["n_pruned"][j]]})).mark_rule(strokeDash=[4, 3]).encode(x="n:Q")), width="stretch")
+    # SVG lines (the votes component), not a Vega view: the slider redraws it on every move
+    votes_chart("circuit_pruning", charts.pruning_layout(pc["n_pruned"], pc["train_acc"], pc["test_acc"], j), height=220)
     st.caption("Pruning zeroes a neuron's activation (its term post_n W_L[n] leaves the logits), on the whole grid; precomputed every "
                f"{stp} neurons. Doshi et al. find that pruning the least periodic neurons of a memorising network first raises its "
                "accuracy on clean data; in a grokked model few memorising neurons are left, so pruning costs accuracy early.")

@@ -98,6 +98,9 @@ def test_small_run(run_root, monkeypatch):
     no_exception(at)
     assert metric(at, "Test, pruned") == f"{curve['test_acc'][2]:.1%}"
     assert metric(at, "Train, pruned") == f"{curve['train_acc'][2]:.1%}"
+    lines = next(d for d in component(at, "grok_votes") if d.get("xTitle", "").startswith("neurons pruned"))
+    assert lines["xValues"] == curve["n_pruned"] and lines["marks"][0]["c"] == 2  # the curve, the slider's point marked
+    assert lines["series"][1]["values"] == pytest.approx(curve["test_acc"])
     assert len(at.get("imgs")) or at.get("image")  # the attention maps are images
     # the replay timeline renders on demand
     at.toggle(key="circuit_timeline").set_value(True).run()

@@ -19,7 +19,7 @@ def test_circuit_page(app, browser, target, screenshots_dir):
             n = page.locator(f"{drv.MAIN} svg.nc").count()  # a plane per frequency
             assert n >= 1
             assert page.locator(f"{drv.MAIN} svg.bk-svg").count() == 4  # a spectrum per head
-            assert page.locator(f"{drv.MAIN} svg.vt-svg").count() == 2  # the clusters' votes, the logits against the clock
+            assert page.locator(f"{drv.MAIN} svg.vt-svg").count() == 3  # the clusters' votes, the logits against the clock, pruning
             marked = page.locator(f"{drv.MAIN} svg.nc circle[data-mark]").evaluate_all("els => els.map(e => e.dataset.mark)")
             assert sorted(marked) == ["x"] * n + ["y"] * n  # x and y marked once on every plane
             assert drv.drawn_count(page) >= 6
