@@ -165,6 +165,7 @@ def test_streamlit_config_for_a_public_demo():
     assert cfg["client"]["toolbarMode"] == "viewer"
     assert cfg["theme"] and {"base", "primaryColor"} & set(cfg["theme"])
     assert server["fileWatcherType"] == "none"  # no watcher threads per session in a deployed app (DESIGN.md, Speed)
+    assert 10 <= server["disconnectedSessionTTL"] < 120  # departed visitors' sessions go sooner than Streamlit's 2 min (README, "Load")
 
 
 def test_theme_colour_is_the_palette_accent():
