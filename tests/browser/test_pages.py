@@ -111,6 +111,10 @@ def test_home_curves_read_every_line_at_one_step(open_page):
 
 def test_ablation_toggle_changes_accuracy(open_page):
     page = open_page("ablations")
+    # the page is drawn (its charts are) and idle; wait for what this test reads too: once, in a full suite, the
+    # metrics were not yet in the DOM when the charts were
+    page.locator(f"{drv.MAIN} [data-testid='stMetricValue']").first.wait_for(timeout=drv.TIMEOUT_MS)
+    drv.wait_idle(page)
     before = drv.metric_values(page)[0]  # train accuracy with every key frequency removed
     toggle = drv.FrequencyToggle()
     toggle(page)  # take one key frequency out of the removed set
