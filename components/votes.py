@@ -8,7 +8,7 @@ rewrites a few <path> attributes. Hovering reads every line at one c (a crosshai
 values of all frequencies, their sum and which answer sits there), which Vega's per-line
 tooltip did not. What is drawn is grok.charts.votes_layout's, or any layout of lines over the
 output c in its shape (the Circuit page's logits against the ideal clock: charts.pair_logits_layout),
-or over any evenly spaced x with its own labels (the pruning curve: charts.pruning_layout).
+or over x values of its own (the pruning curve's counts of pruned neurons: charts.pruning_layout).
 """
 from __future__ import annotations
 

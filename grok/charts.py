@@ -135,8 +135,8 @@ def pair_logits_layout(model_c: np.ndarray, ideal: np.ndarray, sum_cos: np.ndarr
 
 def pruning_layout(n_pruned: Sequence[int], train_acc: Sequence[float], test_acc: Sequence[float], chosen: int) -> dict:
     """The Circuit page's pruning curve in votes_layout's shape: train and test accuracy over the
-    precomputed (evenly spaced) numbers of pruned neurons, labelled by those numbers, and a rule at
-    the point `chosen` (an index) that the page's slider picked."""
+    precomputed numbers of pruned neurons (each point drawn at its number), and a rule at the point
+    `chosen` (an index) that the page's slider picked."""
     return {"p": len(n_pruned), "legend": "", "prefix": "", "yTitle": "accuracy", "xTitle": "neurons pruned (least periodic first)",
             "xValues": [int(n) for n in n_pruned], "aria": "train and test accuracy against the number of neurons pruned",
             "series": [{"name": name, "colour": palette.SERIES[name], "values": [float(v) for v in vals]}

@@ -93,7 +93,6 @@ path, mtime = str(run.path), ui.stamp(run.path)
 a = ui.analysis(run, step)
 verdict = qv.clock_verdict(a)
 ks = tuple(sorted(a.key_freqs))
-word = {"clock": "key frequency", "forming": "candidate frequency", "none": "strongest frequency (no clock)"}[verdict.state]
 words = {"clock": "key frequencies", "forming": "candidate frequencies", "none": "strongest frequencies (no clock)"}[verdict.state]
 c = _circuit(path, mtime, step, ks)
 fit = _fit(path, mtime, step, ks)

@@ -2,7 +2,6 @@
 read as cos(a)cos(b) - sin(a)sin(b) = cos(a + b) with its own numbers, and W_L's sparse spectrum.
 Every "key frequency" label follows grok.verdict: a checkpoint without a clock gets none."""
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 import ui
